@@ -1,0 +1,530 @@
+"""The night detector: one pipeline for live streams and for whole recordings.
+
+Push contiguous sample chunks of each stream (any sizes, any interleaving of streams) with
+:meth:`NightDetector.push`; call :meth:`NightDetector.finish` at the end. Offline analysis is the same
+code given each stream's data in one chunk, so online and offline report the same events.
+
+Stages: per-stream frames (:mod:`detector.emg`, :mod:`detector.accel`) go into bounded frame stores; once
+every stream has reached a frame (the *watermark*), the frame-synchronous stage runs up to it:
+
+- per leg with EMG: activations (AASM-style hysteresis on envelope / resting level), grouped into
+  candidate contractions across short dips (waxing and waning); a group sustained for ``cramp_min_s`` with
+  enough active share is a **cramp** unless the other leg mirrors it (bilateral), the leg moves
+  (voluntary movement, tossing), the shank is upright (standing) or the signal is unusable; shorter
+  activations of 0.5-10 s are **leg movements**, from which **PLM series** are built (:mod:`detector.plm`);
+- per stream: unusable stretches (**artifact**) and missing data (**signal_gap**);
+- body level from the accelerometers: sleep and wake, **awakenings** and **out of bed**
+  (:mod:`detector.sleep`), and **large movements** (3-45 s of motion within sleep).
+
+A cramp is final once it is known whether an awakening followed; a provisional notice is given as soon as
+a contraction has been sustained for ``cramp_min_s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.accel import AccFrames, AccProcessor
+from detector.emg import CLIPPING, GAP, LEAD_OFF, REASONS, EmgFrames, EmgProcessor
+from detector.events import Event, sort_events
+from detector.framestore import FrameStore
+from detector.params import DetectorParams
+from detector.plm import PlmChain
+from detector.sleep import SleepStage, out_of_bed_tracker
+from detector.summary import SleepInfo
+from detector.streaming import Run, RunTracker, first_sample_of_frame, rational_rate
+
+FloatArray = npt.NDArray[np.float64]
+EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "reason")
+ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "upright", "valid")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """One input stream: ``kind`` "emg" (µV, 1 channel) or "acc" (g, 3 channels x, y, z)."""
+
+    name: str
+    kind: str
+    leg: str | None
+    fs_hz: float
+    unit: str
+    full_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("emg", "acc"):
+            raise ValueError(f"stream {self.name!r}: kind must be 'emg' or 'acc', got {self.kind!r}")
+        if not (np.isfinite(self.fs_hz) and 1.0 <= self.fs_hz <= 20000.0):
+            raise ValueError(f"stream {self.name!r}: sampling rate {self.fs_hz} Hz is outside 1-20000 Hz")
+
+    @property
+    def n_channels(self) -> int:
+        return 1 if self.kind == "emg" else 3
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A provisional, live-only message (not part of the night's events)."""
+
+    t_s: float
+    text: str
+    leg: str | None = None
+
+
+@dataclass
+class _Leg:
+    leg: str
+    emg: str | None
+    acc: str | None
+    l1: RunTracker
+    group: list[Run] = field(default_factory=list)
+    noticed: int = -1
+
+
+class NightDetector:
+    """Stateful detector over all streams of one night."""
+
+    def __init__(self, streams: Sequence[StreamInfo], params: DetectorParams | None = None) -> None:
+        if not streams:
+            raise ValueError("a night needs at least one EMG or accelerometer stream")
+        names = [s.name for s in streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stream names must be unique, got {names}")
+        self.params = p = params or DetectorParams()
+        self.fh = p.frame_hz
+        self.streams = {s.name: s for s in streams}
+        self._keep = int(30 * 60 * self.fh)  # frames looked back at by delayed decisions
+        self._proc: dict[str, EmgProcessor | AccProcessor] = {}
+        self._store: dict[str, FrameStore] = {}
+        for s in streams:
+            if s.kind == "emg":
+                self._proc[s.name] = EmgProcessor(
+                    fs=s.fs_hz, params=p.emg, frame_hz=self.fh, full_scale_uv=s.full_scale
+                )
+                self._store[s.name] = FrameStore(EMG_TRACKS)
+            else:
+                self._proc[s.name] = AccProcessor(fs=s.fs_hz, params=p.acc, frame_hz=self.fh)
+                self._store[s.name] = FrameStore(ACC_TRACKS)
+        self._legs: dict[str, _Leg] = {}
+        for s in streams:
+            leg = s.leg or "left"
+            if leg not in self._legs:
+                self._legs[leg] = _Leg(leg, None, None, RunTracker(self._f(p.emg.active_off_s) - 1))
+            if s.kind == "emg":
+                self._legs[leg].emg = s.name
+            else:
+                self._legs[leg].acc = s.name
+        self._acc_legs = [lg for lg in self._legs.values() if lg.acc]
+        self._gap_trk = {n: RunTracker(0) for n in self.streams}
+        self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
+        self._sleep = (
+            SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs))
+            if self._acc_legs
+            else None
+        )
+        self._oob = out_of_bed_tracker(p.events, self.fh)
+        self._move = RunTracker(self._f(p.events.large_movement_merge_s))
+        self._moves: list[Run] = []
+        self._cramps: list[Event] = []  # classified, waiting for the awakening decision
+        self._lms: list[Event] = []  # waiting to enter the PLM chain in onset order
+        self._plm = PlmChain(p.events)
+        self._done = 0  # frames processed by the synchronous stage
+        self._ends: dict[str, int] = {}
+        self._valid_frames = dict.fromkeys(self.streams, 0)
+        self.events: list[Event] = []
+        self.notices: list[Notice] = []
+
+    # -- public ----------------------------------------------------------------------------------
+    def push(self, name: str, start: int, data: npt.ArrayLike) -> list[Event]:
+        """Samples ``start .. start + n`` of stream ``name`` (sample i at ``i / fs`` s); new events out."""
+        info = self.streams.get(name)
+        if info is None:
+            raise ValueError(f"unknown stream {name!r}; known: {sorted(self.streams)}")
+        x = np.asarray(data, dtype=np.float64)
+        if info.kind == "emg":
+            x = x.reshape(-1)
+        elif x.ndim != 2 or x.shape[0] != 3:
+            raise ValueError(f"stream {name!r}: accelerometer chunks must have shape (3, n), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(
+                f"stream {name!r}: samples contain NaN or infinity; send gaps as missing samples"
+            )
+        proc = self._proc[name]
+        frames = proc.push(start, x)
+        return self._ingest(name, frames)
+
+    def add_marker(self, t_s: float, label: str) -> list[Event]:
+        ev = Event("marker", t_s, t_s, None, {"label": label})
+        self.events.append(ev)
+        return [ev]
+
+    def finish(self, duration_s: float) -> list[Event]:
+        """End of the recording at ``duration_s``: flush every stage; returns the last events."""
+        out: list[Event] = []
+        end_frame = int(np.ceil(duration_s * self.fh - 1e-9))
+        for name, proc in self._proc.items():
+            end = first_sample_of_frame(
+                end_frame, fs=rational_rate(self.streams[name].fs_hz), frame_hz=self.fh
+            )
+            out += self._ingest(name, proc.finish(end), advance=False)
+        out += self._advance(final=True)
+        return out
+
+    @property
+    def mains_hz(self) -> dict[str, float | None]:
+        return {n: p.mains_hz for n, p in self._proc.items() if isinstance(p, EmgProcessor)}
+
+    def all_events(self) -> list[Event]:
+        return sort_events(self.events)
+
+    def valid_seconds(self) -> dict[str, float]:
+        """Seconds of usable signal per stream so far."""
+        return {n: v / self.fh for n, v in self._valid_frames.items()}
+
+    def sleep_info(self) -> SleepInfo | None:
+        """Sleep onset, final wake and wake bouts (None without an accelerometer)."""
+        if self._sleep is None:
+            return None
+        st = self._sleep.state
+        if not st.bouts:
+            return SleepInfo(None, None, ())
+        fh = self.fh
+        return SleepInfo(st.bouts[0][0] / fh, st.bouts[-1][1] / fh, tuple((a / fh, b / fh) for a, b in st.wake_bouts))
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def _f(self, seconds: float) -> int:
+        return round(seconds * self.fh)
+
+    def _ingest(
+        self, name: str, frames: Sequence[EmgFrames | AccFrames], advance: bool = True
+    ) -> list[Event]:
+        store = self._store[name]
+        for fr in frames:
+            if isinstance(fr, EmgFrames):
+                art = (fr.reason == CLIPPING) | (fr.reason == LEAD_OFF)
+                store.append(
+                    fr.first,
+                    {
+                        "active": fr.active,
+                        "high": fr.high,
+                        "valid": fr.valid,
+                        "gap": fr.reason == GAP,
+                        "artifact": art,
+                        "envelope": fr.envelope_uv,
+                        "ratio": fr.ratio,
+                        "reason": fr.reason,
+                    },
+                )
+            else:
+                store.append(
+                    fr.first,
+                    {
+                        "gx": fr.gravity_g[0],
+                        "gy": fr.gravity_g[1],
+                        "gz": fr.gravity_g[2],
+                        "motion": fr.motion_g,
+                        "moving": fr.moving,
+                        "upright": fr.upright,
+                        "valid": fr.valid,
+                    },
+                )
+        return self._advance() if advance else []
+
+    def _advance(self, final: bool = False) -> list[Event]:
+        wm = min(s.next_frame for s in self._store.values())
+        new: list[Event] = []
+        if wm > self._done:
+            new += self._sync(self._done, wm)
+            self._done = wm
+            for store in self._store.values():
+                store.trim_before(wm - self._keep)
+        new += self._release(final)
+        self.events.extend(new)
+        return new
+
+    # -- frame-synchronous stage -----------------------------------------------------------------
+    def _sync(self, a: int, b: int) -> list[Event]:
+        out: list[Event] = []
+        for name in self.streams:
+            self._valid_frames[name] += int(np.nansum(self._get(name, "valid", a, b)))
+        for name, trk in self._gap_trk.items():
+            gap = self._get(name, "gap" if self.streams[name].kind == "emg" else "valid", a, b)
+            mask = gap > 0.5 if self.streams[name].kind == "emg" else ~(gap > 0.5)
+            for r in trk.push(mask, a):
+                out.append(self._stream_event("signal_gap", name, r, {}))
+        for name, trk in self._art_trk.items():
+            for r in trk.push(self._get(name, "artifact", a, b) > 0.5, a):
+                if r.stop - r.start >= self._f(self.params.events.artifact_min_s):
+                    out.append(self._stream_event("artifact", name, r, {"reason": self._reason(name, r)}))
+        for leg in self._legs.values():
+            if leg.emg:
+                out += self._leg_sync(leg, a, b)
+        if self._acc_legs:
+            out += self._body_sync(a, b)
+        return out
+
+    def _get(self, name: str, track: str, a: int, b: int) -> FloatArray:
+        return self._store[name].get(track, a, b)
+
+    def _stream_event(self, kind: str, name: str, r: Run, fields: dict[str, object]) -> Event:
+        s = self.streams[name]
+        return Event(kind, r.start / self.fh, r.stop / self.fh, s.leg, {"stream": name, **fields})
+
+    def _reason(self, name: str, r: Run) -> str:
+        codes = self._get(name, "reason", r.start, r.stop)
+        vals, counts = np.unique(codes[np.isfinite(codes)], return_counts=True)
+        return REASONS.get(int(vals[np.argmax(counts)]), "unknown") if vals.size else "unknown"
+
+    def _leg_sync(self, leg: _Leg, a: int, b: int) -> list[Event]:
+        assert leg.emg is not None
+        ev = self.params.events
+        active = self._get(leg.emg, "active", a, b) > 0.5
+        high = self._get(leg.emg, "high", a, b) > 0.5
+        valid = self._get(leg.emg, "valid", a, b) > 0.5
+        out: list[Event] = []
+        for r in leg.l1.push(active, a, hi=high, breaks=~valid):
+            if r.first_hi < 0:
+                continue
+            run = Run(r.first_hi, r.stop, r.first_hi)
+            if leg.group and self._joins(leg, leg.group[-1], run):
+                leg.group.append(run)
+            else:
+                out += self._close_group(leg)
+                leg.group = [run]
+        gap = self._f(ev.cramp_merge_gap_s)
+        pending = leg.l1.open_run
+        if (
+            leg.group
+            and b - leg.group[-1].stop > gap
+            and (pending is None or pending.start - leg.group[-1].stop > gap)
+        ):
+            out += self._close_group(leg)
+        self._notice(leg, b)
+        return out
+
+    def _joins(self, leg: _Leg, prev: Run, run: Run) -> bool:
+        assert leg.emg is not None
+        if run.start - prev.stop > self._f(self.params.events.cramp_merge_gap_s):
+            return False
+        return not (self._get(leg.emg, "gap", prev.stop, run.start) > 0.5).any()
+
+    def _notice(self, leg: _Leg, b: int) -> None:
+        open_run = leg.l1.open_run
+        runs = list(leg.group) + ([open_run] if open_run is not None and open_run.first_hi >= 0 else [])
+        if not runs:
+            return
+        start = runs[0].first_hi if runs[0].first_hi >= 0 else runs[0].start
+        if leg.noticed != start and b - start >= self._f(self.params.events.cramp_min_s):
+            leg.noticed = start
+            self.notices.append(
+                Notice(
+                    b / self.fh, f"possible cramp on the {leg.leg} leg since {start / self.fh:.1f} s", leg.leg
+                )
+            )
+
+    def _close_group(self, leg: _Leg) -> list[Event]:
+        group, leg.group = leg.group, []
+        if not group:
+            return []
+        ev = self.params.events
+        start, stop = group[0].start, group[-1].stop
+        active = sum(r.stop - r.start for r in group)
+        if stop - start >= self._f(ev.cramp_min_s) and active >= ev.cramp_min_active_fraction * (
+            stop - start
+        ):
+            cramp = self._classify_cramp(leg, start, stop)
+            if cramp is not None:
+                self._cramps.append(cramp)
+                return []
+        out = []
+        for r in group:
+            dur = r.stop - r.start
+            if self._f(ev.lm_min_s) <= dur <= self._f(ev.lm_max_s) and self._lm_ok(leg, r):
+                lm = Event("limb_movement", r.start / self.fh, r.stop / self.fh, leg.leg)
+                out.append(lm)
+                self._lms.append(lm)
+        return out
+
+    def _lm_ok(self, leg: _Leg, r: Run) -> bool:
+        return not (leg.acc and self._store[leg.acc].fraction("upright", r.start, r.stop) > 0.5)
+
+    def _classify_cramp(self, leg: _Leg, start: int, stop: int) -> Event | None:
+        assert leg.emg is not None
+        ev = self.params.events
+        store = self._store[leg.emg]
+        if 1.0 - store.fraction("valid", start, stop) > ev.cramp_max_invalid_fraction:
+            return None
+        for other in self._legs.values():
+            mirrored = other is not leg and other.emg is not None
+            if (
+                mirrored
+                and self._store[other.emg or ""].fraction("active", start, stop)
+                > ev.cramp_max_other_leg_fraction
+            ):
+                return None
+        evidence = ["emg"]
+        if leg.acc:
+            acc = self._store[leg.acc]
+            body_end = max(start + 1, stop - self._f(ev.cramp_end_grace_s))
+            if acc.fraction("moving", start, body_end) > ev.cramp_max_motion_fraction:
+                return None
+            if acc.fraction("upright", start, stop) > 0.5:
+                return None
+            evidence.append("acc")
+        env = store.get("envelope", start, stop)
+        ratio = store.get("ratio", start, stop)
+        med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
+        conf = 0.55 + 0.25 * min(1.0, max(0.0, (med - 1.5) / 2.5)) + (0.2 if leg.acc else 0.0)
+        fields = {
+            "peak_uv": float(np.nanmax(env)) if np.isfinite(env).any() else 0.0,
+            "evidence": evidence,
+            "confidence": round(min(conf, 1.0), 2),
+            "awakening": None,
+        }
+        return Event("cramp", start / self.fh, stop / self.fh, leg.leg, fields)
+
+    # -- body level (accelerometers) ------------------------------------------------------------
+    def _body_sync(self, a: int, b: int) -> list[Event]:
+        grav = np.stack(
+            [
+                np.stack([self._get(lg.acc, ax, a, b) for ax in ("gx", "gy", "gz")])
+                for lg in self._acc_legs
+                if lg.acc
+            ]
+        )
+        moving = np.nanmax(
+            np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0
+        )
+        upright = np.nanmax(
+            np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0
+        )
+        assert self._sleep is not None
+        self._sleep.push(a, grav, moving, upright)
+        out: list[Event] = []
+        for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
+            if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
+                out.append(Event("out_of_bed", r.start / self.fh, r.stop / self.fh, None))
+        for r in self._move.push(np.nan_to_num(moving) > 0.5, a):
+            lo, hi = self.params.events.large_movement_s
+            if self._f(lo) <= r.stop - r.start <= self._f(hi):
+                self._moves.append(r)
+        return out
+
+    def _upright_fraction(self, r: Run) -> float:
+        return max(
+            self._store[lg.acc].fraction("upright", r.start, r.stop) for lg in self._acc_legs if lg.acc
+        )
+
+    # -- decisions that wait for later data --------------------------------------------------------
+    def _release(self, final: bool) -> list[Event]:
+        out: list[Event] = []
+        if final:
+            for leg in self._legs.values():
+                if leg.emg:
+                    for r in leg.l1.finish():
+                        if r.first_hi >= 0:
+                            run = Run(r.first_hi, r.stop, r.first_hi)
+                            if leg.group and self._joins(leg, leg.group[-1], run):
+                                leg.group.append(run)
+                            else:
+                                out += self._close_group(leg)
+                                leg.group = [run]
+                    out += self._close_group(leg)
+            for name, trk in self._gap_trk.items():
+                out += [self._stream_event("signal_gap", name, r, {}) for r in trk.finish()]
+            for name, art in self._art_trk.items():
+                out += [
+                    self._stream_event("artifact", name, r, {"reason": self._reason(name, r)})
+                    for r in art.finish()
+                    if r.stop - r.start >= self._f(self.params.events.artifact_min_s)
+                ]
+            for r in self._oob.finish():
+                if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
+                    out.append(Event("out_of_bed", r.start / self.fh, r.stop / self.fh, None))
+            for r in self._move.finish():
+                lo, hi = self.params.events.large_movement_s
+                if self._f(lo) <= r.stop - r.start <= self._f(hi):
+                    self._moves.append(r)
+            if self._sleep is not None:
+                self._sleep.finish()
+        out += self._release_sleep(final)
+        out += self._release_cramps(final)
+        out += self._release_plm(final)
+        return out
+
+    def _wake_intervals(self, final: bool) -> list[tuple[int, int]]:
+        if self._sleep is None:
+            return []
+        st = self._sleep.state
+        spans = list(st.wake_bouts)
+        if st.bouts and st.open_bout_start is None:
+            spans.append((st.bouts[-1][1], self._done if final else self._sleep.processed_frames))
+        return spans
+
+    def _release_sleep(self, final: bool) -> list[Event]:
+        if self._sleep is None:
+            return []
+        out = [Event("awakening", s / self.fh, e / self.fh, None) for s, e in self._sleep.awakenings]
+        self._sleep.awakenings = []
+        st = self._sleep.state
+        keep: list[Run] = []
+        closed = st.wake_bouts
+        onset = st.onset
+        for r in self._moves:
+            bout = next((w for w in closed if w[0] <= r.start < w[1]), None)
+            if bout is None and not final:
+                keep.append(r)
+                continue
+            asleep_before = onset is not None and onset <= r.start
+            short = bout is not None and (bout[1] - bout[0]) < self._f(self.params.events.awakening_min_s)
+            if asleep_before and short and self._upright_fraction(r) < 0.2 and not self._in_cramp(r):
+                out.append(Event("large_movement", r.start / self.fh, r.stop / self.fh, None))
+        self._moves = keep
+        return out
+
+    def _in_cramp(self, r: Run) -> bool:
+        t0, t1 = r.start / self.fh, r.stop / self.fh
+        return any(
+            c.start_s < t1 and t0 < c.end_s + 5.0 for c in self.events + self._cramps if c.kind == "cramp"
+        )
+
+    def _release_cramps(self, final: bool) -> list[Event]:
+        ev = self.params.events
+        delay = self._f(ev.cramp_awakening_s + ev.awakening_min_s + ev.sustained_inactivity_s)
+        done = self._done if final else (self._sleep.processed_frames if self._sleep else self._done)
+        out, keep = [], []
+        for c in self._cramps:
+            if not final and self._sleep is not None and done < c.end_s * self.fh + delay:
+                keep.append(c)
+                continue
+            fields = dict(c.fields)
+            if self._sleep is not None:
+                lo, hi = (c.start_s - 60.0) * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
+                fields["awakening"] = any(
+                    lo <= s <= hi and e - s >= self._f(ev.awakening_min_s)
+                    for s, e in self._wake_intervals(final)
+                )
+            out.append(Event("cramp", c.start_s, c.end_s, c.leg, fields))
+        self._cramps = keep
+        return out
+
+    def _release_plm(self, final: bool) -> list[Event]:
+        horizon = float("inf") if final else self._done / self.fh
+        if not final:
+            for leg in self._legs.values():
+                if leg.group:
+                    horizon = min(horizon, leg.group[0].start / self.fh)
+                if leg.l1.open_run is not None:
+                    horizon = min(horizon, leg.l1.open_run.start / self.fh)
+        ready = sorted(
+            (lm for lm in self._lms if lm.start_s < horizon), key=lambda e: (e.start_s, e.leg or "")
+        )
+        self._lms = [lm for lm in self._lms if lm.start_s >= horizon]
+        out: list[Event] = []
+        for lm in ready:
+            out += self._plm.push(lm)
+        out += self._plm.finish() if final else self._plm.flush_before(horizon)
+        return out

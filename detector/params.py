@@ -1,0 +1,86 @@
+"""Every threshold of the detector: frozen dataclasses in physical units.
+
+Values are defaults grounded in SPEC section 2 (AASM leg-movement rules, cramp physiology, van Hees
+sustained inactivity); the night JSON carries the values actually used under ``params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EmgParams:
+    """Surface-EMG stage: cleaning, envelope, resting baseline and activity."""
+
+    band_hz: tuple[float, float] = (20.0, 450.0)  #: band-pass edges; the upper edge is capped at 0.45 fs
+    motion_band_hz: tuple[float, float] = (1.0, 20.0)  #: band of low-frequency motion / lead-off artifact
+    mains_candidates_hz: tuple[float, ...] = (50.0, 60.0)  #: mains frequencies looked for
+    mains_probe_s: float = 10.0  #: seconds at the start of a stream used to find the mains frequency
+    mains_peak_ratio: float = 4.0  #: PSD peak over its neighbourhood that counts as mains hum
+    default_mains_hz: float = 50.0  #: notched when no hum is found in the probe
+    notch_q: float = 30.0  #: quality factor of each mains notch
+    envelope_s: float = 0.5  #: causal RMS window of the envelope
+    baseline_block_s: float = 10.0  #: the resting level is updated once per block
+    baseline_block_quantile: float = 20.0  #: percentile of frame RMS that summarises a block
+    baseline_history_s: float = 900.0  #: blocks remembered for the resting level
+    baseline_quantile: float = 25.0  #: percentile of remembered blocks taken as the resting level
+    active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
+    active_off_ratio: float = 1.5  #: activation ends when the envelope stays below this ratio ...
+    active_off_s: float = 0.5  #: ... for at least this long (AASM end rule)
+    settle_s: float = 0.3  #: frames after a stream (re)starts ignored while filters settle
+    clip_fraction: float = 0.01  #: fraction of pinned samples in a frame that marks clipping
+    lead_off_uv: float = 150.0  #: motion-band RMS above which a frame is unusable (lead-off / motion)
+
+
+@dataclass(frozen=True, slots=True)
+class AccParams:
+    """Accelerometer stage: posture and movement."""
+
+    motion_window_s: float = 1.0  #: window of the movement measure
+    motion_g: float = 0.02  #: movement above this (g, SD of the frame means plus in-frame SD) is motion
+    vertical_deg: float = 60.0  #: shank elevation above this angle counts as upright (out of bed)
+    posture_window_s: float = 1.0  #: window over which gravity is averaged for the posture angle
+
+
+@dataclass(frozen=True, slots=True)
+class EventParams:
+    """Turning activity into events (SPEC section 3)."""
+
+    lm_min_s: float = 0.5  #: AASM leg movement, shortest
+    lm_max_s: float = 10.0  #: AASM leg movement, longest
+    bilateral_lm_s: float = 5.0  #: LMs on both legs with onsets closer than this count as one
+    plm_min_count: int = 4  #: LMs in a PLM series, at least
+    plm_interval_s: tuple[float, float] = (5.0, 90.0)  #: onset-to-onset interval range in a PLM series
+    cramp_min_s: float = 10.0  #: a cramp is sustained at least this long
+    cramp_merge_gap_s: float = 3.0  #: activations closer than this join one contraction (waxing/waning)
+    cramp_min_active_fraction: float = 0.7  #: share of a candidate that must be active
+    cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
+    cramp_end_grace_s: float = 3.0  #: the stretch that ends a cramp is not counted as motion
+    cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
+    cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
+    cramp_awakening_s: float = 120.0  #: a cramp is followed by an awakening starting within this time
+    large_movement_s: tuple[float, float] = (3.0, 45.0)  #: duration range of tossing and turning
+    large_movement_merge_s: float = 1.0  #: movement bursts closer than this are one movement
+    out_of_bed_min_s: float = 20.0  #: upright at least this long counts as out of bed
+    out_of_bed_merge_s: float = 5.0  #: upright stretches closer than this are one
+    epoch_s: float = 5.0  #: sleep/wake epoch
+    angle_change_deg: float = 5.0  #: van Hees: a larger change of shank orientation is movement
+    epoch_motion_fraction: float = 0.1  #: an epoch moving more than this share of its frames is active
+    sustained_inactivity_s: float = 300.0  #: van Hees: inactivity this long is sleep
+    awakening_min_s: float = 60.0  #: wake bouts at least this long are awakenings
+    artifact_min_s: float = 1.0  #: unusable stretches shorter than this are not reported
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorParams:
+    """All parameters of one analysis."""
+
+    frame_hz: int = 10  #: frames per second of the frame-level stages
+    emg: EmgParams = field(default_factory=EmgParams)
+    acc: AccParams = field(default_factory=AccParams)
+    events: EventParams = field(default_factory=EventParams)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

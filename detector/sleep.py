@@ -1,0 +1,151 @@
+"""Body-level accelerometer logic: sleep and wake (van Hees sustained inactivity), out of bed.
+
+**Epochs** of ``epoch_s`` (5 s). An epoch is *active* when any leg's shank orientation (mean gravity
+vector) changed by more than ``angle_change_deg`` since the previous epoch, when a leg moved during more
+than ``epoch_motion_fraction`` of its frames, or when a shank was upright. This generalises GGIR's z-angle
+rule (van Hees et al. 2015) from the wrist to the calf: the angle between consecutive gravity vectors
+replaces the change of one axis' angle, so rolling about the shank counts as well as lifting it.
+
+**Sleep** is sustained inactivity: runs of non-active epochs of at least ``sustained_inactivity_s``
+(5 min). Sleep onset is the start of the first such run, final wake the end of the last; a **wake bout**
+is the stretch between two sleep runs, and an **awakening** a wake bout of at least ``awakening_min_s``.
+An awakening is reported once the next sleep run is confirmed (5 min after it begins).
+
+**Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
+``out_of_bed_min_s``, joining stretches closer than ``out_of_bed_merge_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.params import EventParams
+from detector.streaming import Run, RunTracker
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class SleepState:
+    """What the epoch stage knows so far (frame numbers)."""
+
+    bouts: list[tuple[int, int]] = field(default_factory=list)  #: finished sleep runs
+    open_bout_start: int | None = None  #: a confirmed sleep run still going on
+    wake_bouts: list[tuple[int, int]] = field(default_factory=list)  #: closed wake bouts between sleep
+
+    @property
+    def onset(self) -> int | None:
+        if self.bouts:
+            return self.bouts[0][0]
+        return self.open_bout_start
+
+    @property
+    def last_sleep_end(self) -> int | None:
+        return self.bouts[-1][1] if self.bouts else None
+
+
+class SleepStage:
+    """Consumes per-frame body tracks, emits wake bouts and awakenings as frame intervals."""
+
+    def __init__(self, *, params: EventParams, frame_hz: int, n_legs: int) -> None:
+        self.p = params
+        self.epoch_frames = max(1, round(params.epoch_s * frame_hz))
+        self.min_sleep_epochs = max(1, round(params.sustained_inactivity_s / params.epoch_s))
+        self.n_legs = n_legs
+        self._still = RunTracker(merge_gap=0)
+        self._carry_grav = np.zeros((n_legs, 3, 0))
+        self._carry_move = np.zeros(0)
+        self._carry_up = np.zeros(0)
+        self._carry_first = 0
+        self._prev_grav = np.full((n_legs, 3), np.nan)
+        self._epoch = 0
+        self.state = SleepState()
+        self.awakenings: list[tuple[int, int]] = []  #: new awakenings since last read (frames)
+
+    def push(self, first: int, gravity: FloatArray, moving: FloatArray, upright: FloatArray) -> None:
+        """``gravity`` (n_legs, 3, n) in g, ``moving`` and ``upright`` (n,) 0/1 (any leg), NaN = missing."""
+        if first != self._carry_first + self._carry_move.size:
+            raise ValueError("frames must be pushed consecutively")
+        g = np.concatenate((self._carry_grav, gravity), axis=2)
+        mv = np.concatenate((self._carry_move, moving))
+        up = np.concatenate((self._carry_up, upright))
+        n_ep = mv.size // self.epoch_frames
+        cut = n_ep * self.epoch_frames
+        self._carry_grav, self._carry_move, self._carry_up = g[:, :, cut:], mv[cut:], up[cut:]
+        self._carry_first += cut
+        if n_ep == 0:
+            return
+        shape = (self.n_legs, 3, n_ep, self.epoch_frames)
+        gw = g[:, :, :cut].reshape(shape)
+        cnt = np.isfinite(gw).sum(axis=-1)
+        with np.errstate(invalid="ignore"):
+            gmean = np.where(cnt > 0, np.nansum(gw, axis=-1) / np.maximum(cnt, 1), np.nan)  # (legs, 3, ep)
+        prev = np.concatenate((self._prev_grav[:, :, np.newaxis], gmean), axis=2)
+        # carry the last known orientation across missing epochs
+        for leg in range(self.n_legs):
+            for ax in range(3):
+                row = prev[leg, ax]
+                idx = np.where(np.isfinite(row), np.arange(row.size), 0)
+                np.maximum.accumulate(idx, out=idx)
+                prev[leg, ax] = row[idx]
+        self._prev_grav = prev[:, :, -1]
+        a, b = prev[:, :, :-1], gmean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+            angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))  # (legs, ep)
+        turned = np.nan_to_num(angle, nan=0.0).max(axis=0) > self.p.angle_change_deg
+        mvw = mv[:cut].reshape(n_ep, self.epoch_frames)
+        upw = up[:cut].reshape(n_ep, self.epoch_frames)
+        moved = np.nan_to_num(mvw).mean(axis=1) > self.p.epoch_motion_fraction
+        upright = np.nan_to_num(upw).mean(axis=1) > 0.5
+        still = ~(turned | moved | upright)
+        runs = self._still.push(still, self._epoch)
+        self._epoch += n_ep
+        for run in runs:
+            self._run_done(run)
+        self._check_open()
+
+    def finish(self) -> None:
+        for run in self._still.finish():
+            self._run_done(run)
+        if self.state.open_bout_start is not None:
+            self.state.open_bout_start = None
+
+    # -- helpers (epochs -> frames) ------------------------------------------------------------
+    def _run_done(self, run: Run) -> None:
+        if run.stop - run.start < self.min_sleep_epochs:
+            return
+        start, stop = run.start * self.epoch_frames, run.stop * self.epoch_frames
+        if self.state.open_bout_start != start:
+            self._sleep_begins(start)
+        self.state.open_bout_start = None
+        self.state.bouts.append((start, stop))
+
+    def _check_open(self) -> None:
+        run = self._still.open_run
+        if run is None or run.stop - run.start < self.min_sleep_epochs:
+            return
+        start = run.start * self.epoch_frames
+        if self.state.open_bout_start != start:
+            self._sleep_begins(start)
+            self.state.open_bout_start = start
+
+    def _sleep_begins(self, start: int) -> None:
+        last = self.state.last_sleep_end
+        if last is None:
+            return
+        self.state.wake_bouts.append((last, start))
+        if (start - last) >= self.p.awakening_min_s / self.p.epoch_s * self.epoch_frames:
+            self.awakenings.append((last, start))
+
+    @property
+    def processed_frames(self) -> int:
+        """Frames whose epoch has been evaluated."""
+        return self._epoch * self.epoch_frames
+
+
+def out_of_bed_tracker(params: EventParams, frame_hz: int) -> RunTracker:
+    return RunTracker(merge_gap=round(params.out_of_bed_merge_s * frame_hz))

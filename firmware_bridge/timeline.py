@@ -1,0 +1,185 @@
+"""Place decoded frames on the recording's sample grid, from device clocks, not arrival times.
+
+Notifications arrive in bursts and late; a band's own clock says when each sample was taken. For each
+device, :class:`DeviceTimeline`:
+
+1. unwraps the device clock (the ``nus-emg`` band's 32-bit µs counter wraps every 71.6 minutes);
+2. calibrates the device clock against the host once: over the notifications received in the first
+   ``calibrate_s`` seconds, the smallest ``t_rx - t_device(last sample)`` is the clock offset plus the
+   shortest transport latency; a fixed offset keeps the placement identical however the frames are
+   batched, so live and offline analysis agree;
+3. places frame ``j`` of a stream at sample ``round((t_device + offset) * fs)`` of the recording grid
+   (sample ``i`` lies at ``i / fs`` s from the recording start), chaining consecutive frames exactly and
+   starting a new contiguous segment only where the device clock says samples are missing (a lost
+   notification, a dropout) — or where the chain drifted more than the tolerance from the clock.
+
+The output is a list of contiguous :class:`Chunk` s per stream; a jump in ``start`` is a signal gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware_bridge.profiles.base import SampleBlock, StreamSpec
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_WINDOW = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Contiguous samples ``start .. start + n`` of one stream on the recording grid."""
+
+    stream: str
+    start: int
+    data: FloatArray
+
+
+@dataclass
+class _StreamState:
+    spec: StreamSpec
+    wrap_base: int = 0
+    last_raw: int | None = None
+    next_index: int | None = None
+
+
+@dataclass
+class TimelineStats:
+    frames: int = 0
+    frames_dropped: int = 0  #: frames overlapping earlier samples (clock went backwards) or before t=0
+    gaps: int = 0
+    offset_ns: int | None = None
+    per_stream_gaps: dict[str, int] = field(default_factory=dict)
+
+
+class DeviceTimeline:
+    """Streams of one device: :class:`SampleBlock` s in, contiguous :class:`Chunk` s out."""
+
+    def __init__(
+        self,
+        streams: Sequence[StreamSpec],
+        *,
+        clock_wrap_ns: int | None,
+        calibrate_s: float = 5.0,
+    ) -> None:
+        self._streams = {s.name: _StreamState(s) for s in streams}
+        self._wrap = clock_wrap_ns
+        self._calib_ns = int(calibrate_s * 1e9)
+        self._pending: list[tuple[SampleBlock, IntArray]] = []
+        self._first_rx: int | None = None
+        self.stats = TimelineStats()
+
+    @property
+    def offset_ns(self) -> int | None:
+        return self.stats.offset_ns
+
+    def push(self, blocks: Sequence[SampleBlock]) -> list[Chunk]:
+        """Blocks decoded from consecutive notifications of this device (any streams)."""
+        out: list[Chunk] = []
+        new = [(b, self._streams[b.stream]) for b in blocks if b.stream in self._streams and b.n_frames]
+        if not new:
+            return out
+        if self.stats.offset_ns is None:
+            for b, st in new:
+                self._pending.append((b, self._device_time(st, b)))
+            first = min(int(b.t_rx_ns[0]) for b, _ in new)
+            self._first_rx = first if self._first_rx is None else min(self._first_rx, first)
+            if max(int(b.t_rx_ns.max()) for b, _ in new) >= self._first_rx + self._calib_ns:
+                out += self._calibrate()
+            return out
+        for b, st in new:
+            out += self._place(st, b, self._device_time(st, b))
+        return out
+
+    def finish(self) -> list[Chunk]:
+        return self._calibrate() if self.stats.offset_ns is None and self._pending else []
+
+    # -- internals -------------------------------------------------------------------------------
+    def _device_time(self, st: _StreamState, block: SampleBlock) -> IntArray:
+        if block.t_device_ns is None:
+            return block.t_rx_ns.astype(np.int64) - (block.counts * 1e9 / st.spec.fs_hz).astype(np.int64)
+        raw = block.t_device_ns.astype(np.int64)
+        if self._wrap is None:
+            return raw
+        prev = raw[0] if st.last_raw is None else st.last_raw
+        steps = np.diff(np.concatenate(([prev], raw)))
+        wraps = np.cumsum(steps < -self._wrap // 2)
+        st.last_raw = int(raw[-1])
+        out = raw + (st.wrap_base + wraps) * self._wrap
+        st.wrap_base += int(wraps[-1])
+        return out
+
+    def _calibrate(self) -> list[Chunk]:
+        assert self._first_rx is not None
+        limit = self._first_rx + self._calib_ns
+        best: int | None = None
+        for block, t_dev in self._pending:
+            fs = self._streams[block.stream].spec.fs_hz
+            end = t_dev + ((block.counts - 1) * 1e9 / fs).astype(np.int64)
+            sel = block.t_rx_ns < limit
+            if sel.any():
+                cand = int((block.t_rx_ns[sel] - end[sel]).min())
+                best = cand if best is None else min(best, cand)
+        self.stats.offset_ns = best if best is not None else 0
+        pending, self._pending = self._pending, []
+        out: list[Chunk] = []
+        for block, t_dev in pending:
+            out += self._place(self._streams[block.stream], block, t_dev)
+        return out
+
+    def _place(self, st: _StreamState, block: SampleBlock, t_dev: IntArray) -> list[Chunk]:
+        fs = st.spec.fs_hz
+        offset = self.stats.offset_ns or 0
+        raw_idx = np.rint((t_dev + offset) * (fs / 1e9)).astype(np.int64)
+        counts = block.counts
+        tol = 2 + counts // 2
+        starts = np.concatenate(([0], np.cumsum(counts)))  # sample offsets of frames inside block.data
+        self.stats.frames += block.n_frames
+        out: list[Chunk] = []
+        j, n = 0, block.n_frames
+        while j < n:
+            nxt = st.next_index
+            if nxt is not None and abs(int(raw_idx[j]) - nxt) <= int(tol[j]):
+                pos0 = nxt
+            elif nxt is not None and raw_idx[j] < nxt:
+                self.stats.frames_dropped += 1  # the clock went backwards: samples already placed
+                j += 1
+                continue
+            else:
+                pos0 = int(raw_idx[j])
+                if nxt is not None:
+                    self.stats.gaps += 1
+                    self.stats.per_stream_gaps[st.spec.name] = (
+                        self.stats.per_stream_gaps.get(st.spec.name, 0) + 1
+                    )
+            k_end = min(n, j + _WINDOW)
+            chain = pos0 + (starts[j:k_end] - starts[j])
+            off = np.flatnonzero(np.abs(chain - raw_idx[j:k_end]) > tol[j:k_end])
+            k = j + (int(off[0]) if off.size else k_end - j)
+            k = max(k, j + 1)
+            a, b = int(starts[j]), int(starts[k])
+            data, start = block.data[:, a:b], pos0
+            if start < 0:  # samples dated before the recording started
+                cut = min(-start, b - a)
+                data, start = data[:, cut:], start + cut
+            if data.shape[1]:
+                out.append(Chunk(st.spec.name, start, data))
+            st.next_index = pos0 + (b - a)
+            j = k
+        return _coalesce(out)
+
+
+def _coalesce(chunks: list[Chunk]) -> list[Chunk]:
+    """Join chunks of the same stream that follow each other without a gap."""
+    out: list[Chunk] = []
+    for c in chunks:
+        if out and out[-1].stream == c.stream and out[-1].start + out[-1].data.shape[1] == c.start:
+            prev = out.pop()
+            c = Chunk(c.stream, prev.start, np.concatenate((prev.data, c.data), axis=1))
+        out.append(c)
+    return out

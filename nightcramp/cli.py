@@ -1,0 +1,296 @@
+"""``cramp``: NightCramp's command line.
+
+Errors a user can cause (a wrong path, a file that is not a recording, bad options) are printed as one
+sentence and exit with status 2; nothing else turns errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from detector.events import Event
+from detector.night import Notice
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.journal import Journal, JournalWriter, read_journal
+from firmware_bridge.sources import ReplaySource
+from nightcramp import __version__
+from nightcramp.nightjson import night_json, write_night_json, write_private
+from nightcramp.progress import Progress
+from nightcramp.report import write_report
+from nightcramp.session import NightResult, NightSession, SessionError, analyze_journal, journal_duration_s
+from nightcramp.text import format_event, format_summary
+
+log = logging.getLogger("nightcramp")
+RECORDINGS = Path(__file__).resolve().parent.parent / "recordings"
+DEMO_NIGHT = RECORDINGS / "demo-night.ncr.gz"
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one sentence."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="cramp: %(message)s")
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.func(args)
+        return result
+    except (UserError, BridgeError, SessionError) as exc:
+        print(f"cramp: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cramp: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"cramp: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cramp", description="Detect night-time leg cramps from a calf band.")
+    p.add_argument("--version", action="version", version=f"nightcramp {__version__}")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="replay a bundled night end to end, print the summary, write the report")
+    d.add_argument("--recording", type=Path, default=DEMO_NIGHT, help="night to replay (default: bundled)")
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the JSON and report")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("simulate", help="simulate a night as a recording (plus its ground truth)")
+    s.add_argument("out", type=Path, help="recording to create (.ncr); the truth goes to OUT.truth.json")
+    s.add_argument("--hours", type=float, default=8.0)
+    s.add_argument("--legs", default="left,right", help="comma-separated: left, right or both")
+    s.add_argument("--emg-fs", default="1000", help="EMG rate in Hz, or 'none'")
+    s.add_argument("--acc-fs", default="100", help="accelerometer rate in Hz, or 'none'")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--cramps", type=int, default=None, help="number of cramps (default: random)")
+    s.add_argument("--mains", type=float, default=50.0, choices=(50.0, 60.0), help="mains frequency in Hz")
+    s.set_defaults(func=cmd_simulate)
+
+    a = sub.add_parser("analyze", help="analyse a recorded night; print the summary")
+    a.add_argument("path", type=Path)
+    a.add_argument("--json", type=Path, help="write the night JSON (cramp-night/1) here")
+    a.add_argument("--report", type=Path, help="write the HTML report here")
+    a.set_defaults(func=cmd_analyze)
+
+    r = sub.add_parser("replay", help="replay a recorded night, printing events as they are detected")
+    r.add_argument("path", type=Path)
+    r.add_argument("--speed", default="max", help="times real time, or 'max' (default)")
+    r.add_argument("--json", type=Path, help="write the night JSON here at the end")
+    r.add_argument("--report", type=Path, help="write the HTML report here at the end")
+    r.add_argument("--kinds", default="all", help="comma-separated event kinds to print (default: all)")
+    r.set_defaults(func=cmd_replay)
+    return p
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _open(path: Path) -> Journal:
+    if not path.exists():
+        raise UserError(f"{path} does not exist; give the path of a recording (.ncr)")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the path of a recording (.ncr) inside it")
+    return read_journal(path)
+
+
+def _finish(result: NightResult, journal: Journal, json_path: Path | None, report_path: Path | None) -> dict:
+    result.start_unix_ns = journal.start_unix_ns
+    result.source = {"path": str(journal.path), "format": "nightcramp-journal", "complete": journal.complete}
+    doc = night_json(result)
+    if json_path:
+        write_night_json(result, json_path)
+    if report_path:
+        write_report(doc, report_path)
+    return doc
+
+
+def _warn_journal(journal: Journal) -> None:
+    if not journal.complete:
+        print(
+            f"cramp: note: {journal.path} was not closed cleanly (recording interrupted); "
+            f"analysing the {journal_duration_s(journal) / 3600:.1f} h it holds",
+            file=sys.stderr,
+        )
+
+
+def _rate(text: str, what: str) -> float | None:
+    if text.lower() in ("none", "0", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{what} must be a rate in Hz or 'none', got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"{what} must be a positive rate in Hz or 'none', got {text!r}")
+    return value
+
+
+# -- commands --------------------------------------------------------------------------------------
+def cmd_analyze(args: argparse.Namespace) -> int:
+    journal = _open(args.path)
+    _warn_journal(journal)
+    result = analyze_journal(journal)
+    doc = _finish(result, journal, args.json, args.report)
+    print(format_summary(doc))
+    for label, path in (("night JSON", args.json), ("report", args.report)):
+        if path:
+            print(f"Wrote the {label} to {path}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    speed = math.inf if str(args.speed).lower() in ("max", "inf") else _speed(args.speed)
+    journal = _open(args.path)
+    _warn_journal(journal)
+    kinds = None if args.kinds == "all" else set(args.kinds.split(","))
+    start = _start_time(journal)
+
+    def on_event(e: Event) -> None:
+        if kinds is None or e.kind in kinds:
+            progress.clear()
+            print(format_event(e.to_json(), start), flush=True)
+
+    def on_notice(n: Notice) -> None:
+        if kinds is None or "cramp" in kinds:
+            progress.clear()
+            print(f"{_clock(n.t_s, start)}  ... {n.text}", flush=True)
+
+    progress = Progress(journal_duration_s(journal), label="replay")
+    result = asyncio.run(_replay(journal, speed, on_event, on_notice, progress))
+    progress.done()
+    doc = _finish(result, journal, args.json, args.report)
+    print()
+    print(format_summary(doc))
+    return 0
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--speed must be a number (times real time) or 'max', got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"--speed must be a positive number or 'max', got {text!r}")
+    return value
+
+
+def _start_time(journal: Journal) -> str | None:
+    from nightcramp.nightjson import iso_time
+
+    return iso_time(journal.start_unix_ns)
+
+
+def _clock(t_s: float, start: str | None) -> str:
+    from nightcramp.text import clock
+
+    return clock(t_s, start)
+
+
+async def _replay(journal: Journal, speed: float, on_event, on_notice, progress: Progress) -> NightResult:  # type: ignore[no-untyped-def]
+    session = NightSession(on_event=on_event, on_notice=on_notice)
+    async with ReplaySource(journal, speed=speed) as source:
+        async for item in source.items():
+            session.add(item)
+            progress.update(session.last_t_ns / 1e9)
+    return session.finish(journal_duration_s(journal))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path: Path = args.recording
+    if not path.exists():
+        raise UserError(f"the demo night {path} is missing; run 'make demo' from a full checkout")
+    journal = _open(path)
+    start = _start_time(journal)
+    print(f"Replaying {path.name}: {journal_duration_s(journal) / 3600:.1f} h, "
+          f"{len(journal.devices)} band(s), at maximum speed\n")
+    shown = {"cramp", "awakening", "out_of_bed", "plm_series", "marker"}
+
+    def on_event(e: Event) -> None:
+        if e.kind in shown:
+            progress.clear()
+            print(format_event(e.to_json(), start), flush=True)
+
+    def on_notice(n: Notice) -> None:
+        progress.clear()
+        print(f"{_clock(n.t_s, start)}  ... {n.text}", flush=True)
+
+    progress = Progress(journal_duration_s(journal), label="night")
+    t0 = time.perf_counter()
+    result = asyncio.run(_replay(journal, math.inf, on_event, on_notice, progress))
+    progress.done()
+    elapsed = time.perf_counter() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path, report_path = args.out / "night.json", args.out / "report.html"
+    doc = _finish(result, journal, json_path, report_path)
+    print()
+    print(format_summary(doc))
+    print(f"\nReplayed {result.duration_s / 3600:.1f} h in {elapsed:.1f} s "
+          f"({result.duration_s / max(elapsed, 1e-9):,.0f}x real time).")
+    print(f"Night JSON: {json_path}\nReport:     {report_path}  (open it in a browser)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from detector.simulate import NightConfig, simulate_night
+    from firmware_bridge.sources import synthesize
+
+    legs = tuple(x.strip() for x in args.legs.split(",") if x.strip())
+    if not legs or any(leg not in ("left", "right") for leg in legs) or len(set(legs)) != len(legs):
+        raise UserError(f"--legs must be 'left', 'right' or 'left,right', got {args.legs!r}")
+    emg_fs, acc_fs = _rate(args.emg_fs, "--emg-fs"), _rate(args.acc_fs, "--acc-fs")
+    if emg_fs is None and acc_fs is None:
+        raise UserError("a night needs EMG or an accelerometer: give --emg-fs or --acc-fs a rate")
+    if not 0 < args.hours <= 14:
+        raise UserError(f"--hours must be between 0 and 14, got {args.hours}")
+    out: Path = args.out
+    truth_path = out.with_name(out.name.removesuffix(".gz").removesuffix(".ncr") + ".truth.json")
+    if out.exists():
+        raise UserError(f"{out} already exists; recordings are never overwritten, choose another name")
+    try:
+        config = NightConfig(
+            duration_s=args.hours * 3600.0, legs=legs, emg_fs_hz=emg_fs, acc_fs_hz=acc_fs,
+            mains_hz=args.mains, n_cramps=args.cramps,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    print(f"Simulating {args.hours:g} h, legs {','.join(legs)}, EMG {emg_fs or 'none'} Hz, "
+          f"accelerometer {acc_fs or 'none'} Hz, seed {args.seed} ...", file=sys.stderr)
+    night = simulate_night(config, rng=rng)
+    devices, items = synthesize(night, rng=rng)
+    with JournalWriter(out, software=f"nightcramp {__version__}",
+                       meta={"simulated": True, "seed": args.seed}) as writer:
+        for info in devices:
+            writer.add_device(info)
+        _write_items(writer, items)
+    write_private(truth_path, json.dumps(night.truth_json(), indent=1) + "\n")
+    n_cramps = sum(1 for e in night.truth if e.kind == "cramp")
+    print(f"Wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, {sum(1 for _ in items)} items, "
+          f"{n_cramps} simulated cramps) and its ground truth {truth_path}")
+    return 0
+
+
+def _write_items(writer: JournalWriter, items: Sequence[object]) -> None:
+    from firmware_bridge.journal import JournalEvent
+    from firmware_bridge.sources import Packet
+
+    for item in items:
+        if isinstance(item, Packet):
+            writer.write_packet(item.device, item.t_rx_ns, item.payload)
+        elif isinstance(item, JournalEvent):
+            writer.write_event(item.t_ns, item.kind, device=item.device, **dict(item.fields))

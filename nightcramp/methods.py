@@ -1,0 +1,48 @@
+"""A "methods" paragraph generated from the parameters actually used, for reports and papers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nightcramp.session import NightResult
+
+
+def methods_paragraph(result: NightResult) -> str:
+    p = result.params
+    e, m, a = p.events, p.emg, p.acc
+    mains = sorted({f"{v:g} Hz" for v in result.mains_hz.values() if v})
+    emg_streams = [s for s in result.streams if s.kind == "emg"]
+    acc_streams = [s for s in result.streams if s.kind == "acc"]
+    parts = []
+    if emg_streams:
+        parts.append(
+            f"Surface EMG ({', '.join(f'{s.name} at {s.fs_hz:g} Hz' for s in emg_streams)}) was notch-filtered at the "
+            f"mains frequency found in its first {m.mains_probe_s:g} s ({', '.join(mains) or 'none'}) and its "
+            f"harmonics, band-pass filtered at {m.band_hz[0]:g}-{m.band_hz[1]:g} Hz (4th-order Butterworth, causal; "
+            f"upper edge at most 0.45 times the sampling rate), and reduced to {1000 // p.frame_hz} ms RMS frames. "
+            f"The resting level was the {m.baseline_quantile:g}th percentile of {m.baseline_block_s:g}-s block "
+            f"levels over the preceding {m.baseline_history_s / 60:g} min. Activity started when the "
+            f"{m.envelope_s:g}-s RMS envelope exceeded {m.active_on_ratio:g} times the resting level and ended "
+            f"when it stayed below {m.active_off_ratio:g} times for {m.active_off_s:g} s. Leg movements were "
+            f"activations of {e.lm_min_s:g}-{e.lm_max_s:g} s; PLM series at least {e.plm_min_count} movements "
+            f"with onset intervals of {e.plm_interval_s[0]:g}-{e.plm_interval_s[1]:g} s, bilateral movements "
+            f"with onsets within {e.bilateral_lm_s:g} s counting once. A cramp was a contraction on one leg "
+            f"sustained for at least {e.cramp_min_s:g} s (dips up to {e.cramp_merge_gap_s:g} s allowed, at least "
+            f"{e.cramp_min_active_fraction:.0%} active), rejected when the other leg was active for more than "
+            f"{e.cramp_max_other_leg_fraction:.0%} of it, when the leg moved for more than "
+            f"{e.cramp_max_motion_fraction:.0%} of it, when the shank was upright, or when more than "
+            f"{e.cramp_max_invalid_fraction:.0%} of the signal was unusable (clipping, lead-off, gaps)."
+        )
+    if acc_streams:
+        parts.append(
+            f"The accelerometer gave posture (shank elevation above {a.vertical_deg:g} degrees = upright; out of bed "
+            f"when upright for at least {e.out_of_bed_min_s:g} s) and movement (above {a.motion_g:g} g). Sleep was "
+            f"sustained inactivity (no orientation change above {e.angle_change_deg:g} degrees between "
+            f"{e.epoch_s:g}-s epochs for at least {e.sustained_inactivity_s / 60:g} min, after van Hees et al. "
+            f"2015); wake bouts of at least {e.awakening_min_s:g} s between sleep onset and final wake were "
+            f"awakenings, and a cramp counted as followed by an awakening when one began within "
+            f"{e.cramp_awakening_s:g} s of its end. Large movements were {e.large_movement_s[0]:g}-"
+            f"{e.large_movement_s[1]:g} s of motion within sleep."
+        )
+    return " ".join(parts)

@@ -1,0 +1,224 @@
+"""A night session: items from any source -> decoders -> device timelines -> the night detector.
+
+The same :class:`NightSession` serves live recording, replay and offline analysis; offline analysis
+(:func:`analyze_journal`) just hands it each device's whole night at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detector.events import Event, sort_events
+from detector.night import NightDetector, Notice, StreamInfo
+from detector.params import DetectorParams
+from detector.summary import summarize
+from firmware_bridge.journal import DeviceInfo, Journal, JournalEvent
+from firmware_bridge.profiles import DeviceProfile, get_profile
+from firmware_bridge.sources.base import Item, Packet
+from firmware_bridge.timeline import DeviceTimeline
+
+
+class SessionError(Exception):
+    """A night cannot be analysed (no devices, unknown profile, no data)."""
+
+
+@dataclass
+class NightResult:
+    """Everything the morning needs: events, summary, what was recorded and how it was analysed."""
+
+    events: list[Event]
+    summary: dict[str, Any]
+    streams: list[StreamInfo]
+    devices: list[DeviceInfo]
+    duration_s: float
+    start_unix_ns: int | None
+    params: DetectorParams
+    mains_hz: dict[str, float | None]
+    connection_events: list[JournalEvent] = field(default_factory=list)
+    packets: int = 0
+    malformed: int = 0
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Device:
+    info: DeviceInfo
+    profile: DeviceProfile
+    timeline: DeviceTimeline
+    names: dict[str, str]  # profile stream name -> detector stream name
+    t: list[int] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+
+
+class NightSession:
+    """Feed items with :meth:`add`; call :meth:`finish` at the end of the night."""
+
+    def __init__(
+        self,
+        params: DetectorParams | None = None,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        on_notice: Callable[[Notice], None] | None = None,
+        batch_packets: int = 256,
+    ) -> None:
+        self.params = params or DetectorParams()
+        self._on_event = on_event
+        self._on_notice = on_notice
+        self._batch = batch_packets
+        self._devices: dict[int, _Device] = {}
+        self._detector: NightDetector | None = None
+        self._pending = 0
+        self.connection_events: list[JournalEvent] = []
+        self._markers: list[JournalEvent] = []
+        self.packets = 0
+        self.malformed = 0
+        self.last_t_ns = 0
+
+    # -- items -----------------------------------------------------------------------------------
+    def add(self, item: Item) -> None:
+        if isinstance(item, Packet):
+            dev = self._devices.get(item.device)
+            if dev is None:
+                self.malformed += 1  # a packet from a band never described
+                return
+            dev.t.append(item.t_rx_ns)
+            dev.payloads.append(item.payload)
+            self.last_t_ns = max(self.last_t_ns, item.t_rx_ns)
+            self._pending += 1
+            if self._pending >= self._batch:
+                self.flush()
+        elif isinstance(item, DeviceInfo):
+            self._add_device(item)
+        else:
+            self.flush()
+            self.last_t_ns = max(self.last_t_ns, item.t_ns)
+            if item.kind == "marker":
+                self._markers.append(item)
+                if self._detector is not None:
+                    self._emit(self._detector.add_marker(item.t_ns / 1e9, str(item.fields.get("label", "marker"))))
+            else:
+                self.connection_events.append(item)
+
+    def add_block(self, device: int, t_rx_ns: Sequence[int] | np.ndarray, payloads: Sequence[bytes]) -> None:
+        """Many packets of one device at once (offline analysis)."""
+        dev = self._devices[device]
+        self._decode(dev, np.asarray(t_rx_ns, dtype=np.int64), list(payloads))
+        if len(payloads):
+            self.last_t_ns = max(self.last_t_ns, int(np.max(t_rx_ns)))
+
+    def flush(self) -> None:
+        """Decode and analyse the packets received so far."""
+        for dev in self._devices.values():
+            if dev.payloads:
+                t, p = np.asarray(dev.t, dtype=np.int64), dev.payloads
+                dev.t, dev.payloads = [], []
+                self._decode(dev, t, p)
+        self._pending = 0
+
+    def finish(self, duration_s: float | None = None) -> NightResult:
+        self.flush()
+        det = self._ensure_detector()
+        for dev in self._devices.values():
+            self._analyse(dev, dev.timeline.finish())
+        duration = max(duration_s or 0.0, self.last_t_ns / 1e9)
+        self._emit(det.finish(duration))
+        events = det.all_events()
+        summary = summarize(events, duration_s=duration, sleep=det.sleep_info(), streams=det.valid_seconds())
+        return NightResult(
+            events=events,
+            summary=summary,
+            streams=list(det.streams.values()),
+            devices=[d.info for d in self._devices.values()],
+            duration_s=duration,
+            start_unix_ns=None,
+            params=self.params,
+            mains_hz=det.mains_hz,
+            connection_events=list(self.connection_events),
+            packets=self.packets,
+            malformed=self.malformed,
+        )
+
+    # -- internals -------------------------------------------------------------------------------
+    def _add_device(self, info: DeviceInfo) -> None:
+        if info.device in self._devices:
+            return  # settings refreshed after a reconnect: streams stay as they were
+        if self._detector is not None:
+            raise SessionError(f"band {info.device} joined after the night started; record it separately")
+        try:
+            profile = get_profile(info.profile)
+        except KeyError as exc:
+            raise SessionError(str(exc.args[0])) from None
+        specs = profile.streams(info.settings)
+        suffix = info.leg or f"band{info.device}"
+        names = {s.name: f"{s.kind}:{suffix}" for s in specs}
+        timeline = DeviceTimeline(specs, clock_wrap_ns=profile.device_clock_wrap_ns)
+        self._devices[info.device] = _Device(info, profile, timeline, names)
+
+    def _ensure_detector(self) -> NightDetector:
+        if self._detector is None:
+            streams = []
+            for dev in self._devices.values():
+                for spec in dev.profile.streams(dev.info.settings):
+                    leg = dev.info.leg
+                    streams.append(
+                        StreamInfo(dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale)
+                    )
+            if not streams:
+                raise SessionError("the recording describes no EMG or accelerometer stream")
+            self._detector = NightDetector(streams, self.params)
+            for m in self._markers:
+                self._detector.add_marker(m.t_ns / 1e9, str(m.fields.get("label", "marker")))
+        return self._detector
+
+    def _decode(self, dev: _Device, t: np.ndarray, payloads: list[bytes]) -> None:
+        decoded = dev.profile.decode(payloads, t, dev.info.settings)
+        self.packets += len(payloads)
+        self.malformed += decoded.malformed
+        self._ensure_detector()
+        chunks = dev.timeline.push(decoded.blocks) if decoded.blocks else []
+        self._analyse(dev, chunks)
+
+    def _analyse(self, dev: _Device, chunks: Sequence[Any]) -> None:
+        det = self._ensure_detector()
+        for c in chunks:
+            data = c.data[0] if c.data.shape[0] == 1 else c.data
+            self._emit(det.push(dev.names[c.stream], c.start, data))
+
+    def _emit(self, events: list[Event]) -> None:
+        det = self._detector
+        if det is not None and det.notices:
+            notices, det.notices = det.notices, []
+            if self._on_notice:
+                for n in notices:
+                    self._on_notice(n)
+        if self._on_event:
+            for e in sort_events(events):
+                self._on_event(e)
+
+
+def journal_duration_s(journal: Journal) -> float:
+    """Time of the journal's last record, in seconds since t=0."""
+    t = [r.t_ns for r in journal.records if r.t_ns is not None]
+    return max(t, default=0) / 1e9
+
+
+def analyze_journal(journal: Journal, params: DetectorParams | None = None) -> NightResult:
+    """Offline analysis of a whole recording: each device's night decoded and analysed at once."""
+    if not journal.devices:
+        raise SessionError(f"{journal.path} describes no band; it holds no analysable data")
+    session = NightSession(params)
+    for info in journal.devices.values():
+        session.add(info)
+    for ev in journal.events():
+        session.add(ev)
+    for dev in journal.devices:
+        t, payloads = journal.packets(dev)
+        session.add_block(dev, t, payloads)
+    result = session.finish(journal_duration_s(journal))
+    result.start_unix_ns = journal.start_unix_ns
+    return result
+

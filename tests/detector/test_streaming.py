@@ -1,0 +1,161 @@
+"""Chunk-invariant primitives against slow loop oracles, and chunked == batch."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.events import mask_to_runs, merge_runs, runs_to_mask
+from detector.filters import OnlineSOS, bandpass_sos
+from detector.streaming import CausalWindow, Framer, RunTracker, frame_of_samples, rational_rate
+
+
+def split_points(rng: np.random.Generator, n: int, k: int) -> list[int]:
+    return sorted(set(rng.integers(0, n + 1, size=k).tolist()))
+
+
+def test_mask_to_runs_matches_loop() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        m = rng.random(rng.integers(0, 60)) < 0.5
+        runs, start = [], None
+        for i, v in enumerate(m):
+            if v and start is None:
+                start = i
+            if not v and start is not None:
+                runs.append((start, i))
+                start = None
+        if start is not None:
+            runs.append((start, len(m)))
+        assert mask_to_runs(m).tolist() == [list(r) for r in runs]
+        assert np.array_equal(runs_to_mask(mask_to_runs(m), len(m)), m)
+
+
+def test_merge_runs_matches_loop() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        runs = mask_to_runs(rng.random(80) < 0.4)
+        gap = int(rng.integers(0, 5))
+        out: list[list[int]] = []
+        for a, b in runs.tolist():
+            if out and a - out[-1][1] <= gap:
+                out[-1][1] = b
+            else:
+                out.append([a, b])
+        assert merge_runs(runs, gap).tolist() == out
+
+
+@pytest.mark.parametrize("fs", [250.0, 1000.0, 52.0, 12.5])
+def test_online_sos_chunked_equals_batch(fs: float) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, int(30 * fs)))
+    sos = bandpass_sos(1.0, 0.4 * fs, fs)
+    whole = OnlineSOS(sos, 1).push(x)
+    f = OnlineSOS(sos, 1)
+    pieces = [f.push(c) for c in np.array_split(x, split_points(rng, x.shape[1], 20), axis=1)]
+    assert np.array_equal(np.concatenate(pieces, axis=1), whole)
+
+
+def test_frame_of_samples_is_exact() -> None:
+    for fs in (1000.0, 52.0, 12.5, 200.0, 333.333):
+        r = rational_rate(fs)
+        idx = np.arange(0, 20000, dtype=np.int64)
+        expect = np.array([math.floor(Fraction(int(i)) * 10 / r) for i in idx[:3000]])
+        assert np.array_equal(frame_of_samples(idx[:3000], fs=r, frame_hz=10), expect)
+
+
+def framer_oracle(x: np.ndarray, present: np.ndarray, fs: float, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slow per-sample loop: sums and counts per frame."""
+    r = rational_rate(fs)
+    sums, counts = np.zeros(n_frames), np.zeros(n_frames, dtype=int)
+    for i in range(x.size):
+        if present[i]:
+            f = math.floor(Fraction(i) * 10 / r)
+            sums[f] += x[i]
+            counts[f] += 1
+    return sums, counts
+
+
+@pytest.mark.parametrize("fs", [1000.0, 52.0, 12.5])
+def test_framer_matches_oracle_with_gaps_and_any_chunking(fs: float) -> None:
+    rng = np.random.default_rng(3)
+    n = int(20 * fs)
+    x = rng.standard_normal(n)
+    present = np.ones(n, dtype=bool)
+    for _ in range(4):  # gaps
+        a = int(rng.integers(0, n - 50))
+        present[a : a + int(rng.integers(1, int(fs)))] = False
+    n_frames = 200
+    exp_sums, exp_counts = framer_oracle(x, present, fs, n_frames)
+    results = []
+    for trial in range(3):
+        fr = Framer(fs=fs, frame_hz=10, n_sum=1, n_max=1)
+        batches = []
+        for a, b in mask_to_runs(present).tolist():
+            cuts = split_points(rng, b - a, 5 * trial) if trial else []
+            for piece in np.split(np.arange(a, b), cuts):
+                if piece.size:
+                    out = fr.push(int(piece[0]), x[piece][np.newaxis], np.abs(x[piece])[np.newaxis])
+                    if out is not None:
+                        batches.append(out)
+        last = fr.finish(n)
+        if last is not None:
+            batches.append(last)
+        assert [b.first for b in batches] == list(np.cumsum([0] + [b.n for b in batches[:-1]]))
+        sums = np.concatenate([b.sums[0] for b in batches])
+        counts = np.concatenate([b.counts for b in batches])
+        np.testing.assert_allclose(sums, exp_sums, atol=1e-9)
+        assert np.array_equal(counts, exp_counts)
+        results.append(sums)
+    assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+def test_causal_window_mean_matches_loop() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(500)
+    x[rng.random(500) < 0.1] = np.nan
+    w = 7
+    expect = np.array([np.nanmean(x[max(0, i - w + 1) : i + 1]) if np.isfinite(x[max(0, i - w + 1) : i + 1]).any()
+                       else np.nan for i in range(x.size)])
+    cw = CausalWindow(w)
+    got = np.concatenate([cw.mean(c[np.newaxis])[0] for c in np.array_split(x, [3, 4, 100, 250, 251])])
+    np.testing.assert_allclose(got, expect, equal_nan=True)
+
+
+def run_tracker_oracle(mask: np.ndarray, hi: np.ndarray, brk: np.ndarray, gap: int) -> list[tuple[int, int, int]]:
+    runs = mask_to_runs(mask).tolist()
+    out: list[list[int]] = []
+    for a, b in runs:
+        if out and a - out[-1][1] <= gap and not brk[out[-1][1] : a].any():
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    res = []
+    for a, b in out:
+        h = np.flatnonzero(hi[a:b] & mask[a:b])
+        res.append((a, b, a + int(h[0]) if h.size else -1))
+    return res
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.lists(st.integers(0, 7), min_size=0, max_size=120),
+    gap=st.integers(0, 6),
+    cuts=st.lists(st.integers(0, 120), max_size=8),
+)
+def test_run_tracker_any_chunking_equals_oracle(data: list[int], gap: int, cuts: list[int]) -> None:
+    arr = np.array(data, dtype=int)
+    mask, hi, brk = (arr & 1) > 0, (arr & 2) > 0, (arr & 4) > 0
+    trk = RunTracker(gap)
+    got = []
+    pos = 0
+    for piece in np.split(np.arange(arr.size), sorted(c for c in cuts if c <= arr.size)):
+        got += trk.push(mask[piece], pos, hi=hi[piece], breaks=brk[piece])
+        pos += piece.size
+    got += trk.finish()
+    assert [(r.start, r.stop, r.first_hi) for r in got] == run_tracker_oracle(mask, hi, brk & ~mask, gap)
