@@ -35,8 +35,8 @@ from detector.framestore import FrameStore
 from detector.params import DetectorParams
 from detector.plm import PlmChain
 from detector.sleep import SleepStage, out_of_bed_tracker
-from detector.summary import SleepInfo
 from detector.streaming import Run, RunTracker, first_sample_of_frame, rational_rate
+from detector.summary import SleepInfo
 
 FloatArray = npt.NDArray[np.float64]
 EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "reason")
@@ -192,7 +192,9 @@ class NightDetector:
         if not st.bouts:
             return SleepInfo(None, None, ())
         fh = self.fh
-        return SleepInfo(st.bouts[0][0] / fh, st.bouts[-1][1] / fh, tuple((a / fh, b / fh) for a, b in st.wake_bouts))
+        return SleepInfo(
+            st.bouts[0][0] / fh, st.bouts[-1][1] / fh, tuple((a / fh, b / fh) for a, b in st.wake_bouts)
+        )
 
     # -- ingest ----------------------------------------------------------------------------------
     def _f(self, seconds: float) -> int:

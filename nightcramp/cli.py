@@ -216,8 +216,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError(f"the demo night {path} is missing; run 'make demo' from a full checkout")
     journal = _open(path)
     start = _start_time(journal)
-    print(f"Replaying {path.name}: {journal_duration_s(journal) / 3600:.1f} h, "
-          f"{len(journal.devices)} band(s), at maximum speed\n")
+    print(
+        f"Replaying {path.name}: {journal_duration_s(journal) / 3600:.1f} h, "
+        f"{len(journal.devices)} band(s), at maximum speed\n"
+    )
     shown = {"cramp", "awakening", "out_of_bed", "plm_series", "marker"}
 
     def on_event(e: Event) -> None:
@@ -239,8 +241,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     doc = _finish(result, journal, json_path, report_path)
     print()
     print(format_summary(doc))
-    print(f"\nReplayed {result.duration_s / 3600:.1f} h in {elapsed:.1f} s "
-          f"({result.duration_s / max(elapsed, 1e-9):,.0f}x real time).")
+    print(
+        f"\nReplayed {result.duration_s / 3600:.1f} h in {elapsed:.1f} s "
+        f"({result.duration_s / max(elapsed, 1e-9):,.0f}x real time)."
+    )
     print(f"Night JSON: {json_path}\nReport:     {report_path}  (open it in a browser)")
     return 0
 
@@ -263,25 +267,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise UserError(f"{out} already exists; recordings are never overwritten, choose another name")
     try:
         config = NightConfig(
-            duration_s=args.hours * 3600.0, legs=legs, emg_fs_hz=emg_fs, acc_fs_hz=acc_fs,
-            mains_hz=args.mains, n_cramps=args.cramps,
+            duration_s=args.hours * 3600.0,
+            legs=legs,
+            emg_fs_hz=emg_fs,
+            acc_fs_hz=acc_fs,
+            mains_hz=args.mains,
+            n_cramps=args.cramps,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     rng = np.random.default_rng(args.seed)
-    print(f"Simulating {args.hours:g} h, legs {','.join(legs)}, EMG {emg_fs or 'none'} Hz, "
-          f"accelerometer {acc_fs or 'none'} Hz, seed {args.seed} ...", file=sys.stderr)
+    print(
+        f"Simulating {args.hours:g} h, legs {','.join(legs)}, EMG {emg_fs or 'none'} Hz, "
+        f"accelerometer {acc_fs or 'none'} Hz, seed {args.seed} ...",
+        file=sys.stderr,
+    )
     night = simulate_night(config, rng=rng)
     devices, items = synthesize(night, rng=rng)
-    with JournalWriter(out, software=f"nightcramp {__version__}",
-                       meta={"simulated": True, "seed": args.seed}) as writer:
+    with JournalWriter(
+        out, software=f"nightcramp {__version__}", meta={"simulated": True, "seed": args.seed}
+    ) as writer:
         for info in devices:
             writer.add_device(info)
         _write_items(writer, items)
     write_private(truth_path, json.dumps(night.truth_json(), indent=1) + "\n")
     n_cramps = sum(1 for e in night.truth if e.kind == "cramp")
-    print(f"Wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, {sum(1 for _ in items)} items, "
-          f"{n_cramps} simulated cramps) and its ground truth {truth_path}")
+    print(
+        f"Wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, {sum(1 for _ in items)} items, "
+        f"{n_cramps} simulated cramps) and its ground truth {truth_path}"
+    )
     return 0
 
 

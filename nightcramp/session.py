@@ -99,7 +99,9 @@ class NightSession:
             if item.kind == "marker":
                 self._markers.append(item)
                 if self._detector is not None:
-                    self._emit(self._detector.add_marker(item.t_ns / 1e9, str(item.fields.get("label", "marker"))))
+                    self._emit(
+                        self._detector.add_marker(item.t_ns / 1e9, str(item.fields.get("label", "marker")))
+                    )
             else:
                 self.connection_events.append(item)
 
@@ -165,7 +167,9 @@ class NightSession:
                 for spec in dev.profile.streams(dev.info.settings):
                     leg = dev.info.leg
                     streams.append(
-                        StreamInfo(dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale)
+                        StreamInfo(
+                            dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale
+                        )
                     )
             if not streams:
                 raise SessionError("the recording describes no EMG or accelerometer stream")
@@ -202,8 +206,7 @@ class NightSession:
 
 def journal_duration_s(journal: Journal) -> float:
     """Time of the journal's last record, in seconds since t=0."""
-    t = [r.t_ns for r in journal.records if r.t_ns is not None]
-    return max(t, default=0) / 1e9
+    return (journal.last_t_ns or 0) / 1e9
 
 
 def analyze_journal(journal: Journal, params: DetectorParams | None = None) -> NightResult:
@@ -221,4 +224,3 @@ def analyze_journal(journal: Journal, params: DetectorParams | None = None) -> N
     result = session.finish(journal_duration_s(journal))
     result.start_unix_ns = journal.start_unix_ns
     return result
-

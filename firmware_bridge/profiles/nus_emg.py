@@ -90,11 +90,12 @@ class NusEmgProfile:
         lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=len(payloads))
         first = np.fromiter((p[0] if p else 0 for p in payloads), dtype=np.int64, count=len(payloads))
         version, stream = first >> 4, first & 0x0F
-        malformed = int(np.count_nonzero((lengths == 0) | (version != VERSION)))
+        known = np.isin(stream, [STREAM_EMG, STREAM_ACC, STREAM_INFO])
+        malformed = int(np.count_nonzero((lengths == 0) | (version != VERSION) | ~known))
         info: list[Mapping[str, Any]] = []
         for i in np.flatnonzero((version == VERSION) & (stream == STREAM_INFO) & (lengths > 0)):
             try:
-                obj = json.loads(payloads[i][1:].decode("utf-8"))
+                obj = json.loads(payloads[int(i)][1:].decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 obj = None
             if isinstance(obj, dict):

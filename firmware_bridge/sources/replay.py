@@ -43,8 +43,7 @@ class ReplaySource:
     @property
     def duration_s(self) -> float:
         """Time of the last record (or the END record), in s since t=0."""
-        times = [r.t_ns for r in self.journal.records if r.t_ns is not None]
-        return max(times, default=0) / 1e9
+        return (self.journal.last_t_ns or 0) / 1e9
 
     async def __aenter__(self) -> Self:
         return self

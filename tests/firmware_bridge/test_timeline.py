@@ -1,0 +1,64 @@
+"""Placing frames on the recording grid from device clocks: gaps, clock wrap, batching invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware_bridge.profiles.nus_emg import PROFILE, encode_frames
+from firmware_bridge.timeline import DeviceTimeline
+
+FS = 500.0
+SETTINGS = {"emg_fs_hz": FS, "emg_uv_per_count": 0.1}
+
+
+def night(
+    n: int, boot_us: float, lost: set[int], latency_s: float = 0.01
+) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    x = np.arange(n) % 30000
+    frames = encode_frames("emg", x[np.newaxis], frame_samples=25, t0_us=boot_us, fs_hz=FS)
+    t_rx = ((np.arange(len(frames)) + 1) * 25 / FS + latency_s) * 1e9
+    keep = [i for i in range(len(frames)) if i not in lost]
+    return [frames[i] for i in keep], t_rx[keep].astype(np.int64), x
+
+
+def place(payloads: list[bytes], t_rx: np.ndarray, batch: int) -> dict[int, np.ndarray]:
+    tl = DeviceTimeline(PROFILE.streams(SETTINGS), clock_wrap_ns=PROFILE.device_clock_wrap_ns)
+    out: dict[int, np.ndarray] = {}
+    chunks = []
+    for i in range(0, len(payloads), batch):
+        dec = PROFILE.decode(payloads[i : i + batch], t_rx[i : i + batch], SETTINGS)
+        chunks += tl.push(dec.blocks)
+    chunks += tl.finish()
+    for c in chunks:  # join chunks that continue each other (one segment per gap-free stretch)
+        prev = next((k for k, v in out.items() if k + v.size == c.start), None)
+        if prev is None:
+            out[c.start] = c.data[0]
+        else:
+            out[prev] = np.concatenate((out[prev], c.data[0]))
+    return out
+
+
+def test_lost_frames_become_gaps_and_samples_keep_their_time() -> None:
+    payloads, t_rx, x = night(5000, boot_us=123_456_789.0, lost={10, 11, 150})
+    placed = place(payloads, t_rx, batch=7)
+    lag = 6  # the shortest latency (10 ms) plus one sample (2 ms) cannot be told from the clock offset
+    assert sorted(placed) == [lag, lag + 300, lag + 3775]  # contiguous segments, gaps where frames were lost
+    assert sum(v.size for v in placed.values()) == 5000 - 3 * 25
+    for start, v in placed.items():
+        np.testing.assert_allclose(v * 10, x[start - lag : start - lag + v.size])
+
+
+def test_device_clock_wrap_is_unwrapped() -> None:
+    wrap_us = 2**32
+    payloads, t_rx, x = night(20000, boot_us=wrap_us - 3e6, lost=set())  # wraps after 3 s
+    placed = place(payloads, t_rx, batch=50)
+    assert list(placed) == [6] and placed[6].size == 20000
+
+
+def test_batching_does_not_change_placement() -> None:
+    payloads, t_rx, _ = night(8000, boot_us=5e9, lost={3, 200, 201})
+    ref = place(payloads, t_rx, batch=len(payloads))
+    for batch in (1, 3, 64):
+        got = place(payloads, t_rx, batch)
+        assert got.keys() == ref.keys()
+        assert all(np.array_equal(got[k], ref[k]) for k in ref)
