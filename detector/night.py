@@ -22,8 +22,9 @@ a contraction has been sustained for ``cramp_min_s``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -79,8 +80,8 @@ class _Leg:
     leg: str
     emg: str | None
     acc: str | None
-    l1: RunTracker
-    group: list[Run] = field(default_factory=list)
+    l1: RunTracker  #: activations (leg movements)
+    c1: RunTracker  #: strong contraction with the limb still (cramp candidates)
     noticed: int = -1
 
 
@@ -112,7 +113,8 @@ class NightDetector:
         for s in streams:
             leg = s.leg or "left"
             if leg not in self._legs:
-                self._legs[leg] = _Leg(leg, None, None, RunTracker(self._f(p.emg.active_off_s) - 1))
+                l1 = RunTracker(self._f(p.emg.active_off_s) - 1)
+                self._legs[leg] = _Leg(leg, None, None, l1, RunTracker(self._f(p.events.cramp_merge_gap_s)))
             if s.kind == "emg":
                 self._legs[leg].emg = s.name
             else:
@@ -129,7 +131,7 @@ class NightDetector:
         self._move = RunTracker(self._f(p.events.large_movement_merge_s))
         self._moves: list[Run] = []
         self._cramps: list[Event] = []  # classified, waiting for the awakening decision
-        self._lms: list[Event] = []  # waiting to enter the PLM chain in onset order
+        self._lms: list[tuple[_Leg, Run]] = []  # candidate leg movements, waiting for cramps and sleep
         self._plm = PlmChain(p.events)
         self._done = 0  # frames processed by the synchronous stage
         self._ends: dict[str, int] = {}
@@ -276,110 +278,93 @@ class NightDetector:
         return Event(kind, r.start / self.fh, r.stop / self.fh, s.leg, {"stream": name, **fields})
 
     def _reason(self, name: str, r: Run) -> str:
+        """The most common cause of an unusable stretch; low-frequency noise while the leg moves is motion."""
         codes = self._get(name, "reason", r.start, r.stop)
-        vals, counts = np.unique(codes[np.isfinite(codes)], return_counts=True)
-        return REASONS.get(int(vals[np.argmax(counts)]), "unknown") if vals.size else "unknown"
+        codes = codes[np.isfinite(codes) & (codes > 0)]
+        if codes.size == 0:
+            return "unknown"
+        vals, counts = np.unique(codes, return_counts=True)
+        reason = REASONS.get(int(vals[np.argmax(counts)]), "unknown")
+        acc = next((lg.acc for lg in self._legs.values() if lg.emg == name), None)
+        if reason == "lead_off" and acc and self._store[acc].fraction("moving", r.start, r.stop) > 0.5:
+            return "motion"
+        return reason
 
     def _leg_sync(self, leg: _Leg, a: int, b: int) -> list[Event]:
-        assert leg.emg is not None
-        ev = self.params.events
+        if leg.emg is None:
+            return []
         active = self._get(leg.emg, "active", a, b) > 0.5
         high = self._get(leg.emg, "high", a, b) > 0.5
         valid = self._get(leg.emg, "valid", a, b) > 0.5
-        out: list[Event] = []
         for r in leg.l1.push(active, a, hi=high, breaks=~valid):
-            if r.first_hi < 0:
-                continue
-            run = Run(r.first_hi, r.stop, r.first_hi)
-            if leg.group and self._joins(leg, leg.group[-1], run):
-                leg.group.append(run)
-            else:
-                out += self._close_group(leg)
-                leg.group = [run]
-        gap = self._f(ev.cramp_merge_gap_s)
-        pending = leg.l1.open_run
-        if (
-            leg.group
-            and b - leg.group[-1].stop > gap
-            and (pending is None or pending.start - leg.group[-1].stop > gap)
-        ):
-            out += self._close_group(leg)
+            self._lm_candidate(leg, r)
+        strong, moving = self._strong(leg, a, b)
+        for r in leg.c1.push(strong, a, breaks=~valid | moving):
+            self._consider_cramp(leg, r)
         self._notice(leg, b)
-        return out
+        return []
 
-    def _joins(self, leg: _Leg, prev: Run, run: Run) -> bool:
+    def _strong(self, leg: _Leg, a: int, b: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Frames of strong contraction with the limb still, and frames where the limb moves."""
         assert leg.emg is not None
-        if run.start - prev.stop > self._f(self.params.events.cramp_merge_gap_s):
-            return False
-        return not (self._get(leg.emg, "gap", prev.stop, run.start) > 0.5).any()
+        ratio = self._get(leg.emg, "ratio", a, b)
+        valid = self._get(leg.emg, "valid", a, b) > 0.5
+        moving = self._get(leg.acc, "moving", a, b) > 0.5 if leg.acc else np.zeros(b - a, dtype=bool)
+        return valid & (ratio >= self.params.events.cramp_on_ratio) & ~moving, moving
+
+    def _lm_candidate(self, leg: _Leg, r: Run) -> None:
+        ev = self.params.events
+        if r.first_hi >= 0 and self._f(ev.lm_min_s) <= r.stop - r.first_hi <= self._f(ev.lm_max_s):
+            self._lms.append((leg, Run(r.first_hi, r.stop, r.first_hi)))
 
     def _notice(self, leg: _Leg, b: int) -> None:
-        open_run = leg.l1.open_run
-        runs = list(leg.group) + ([open_run] if open_run is not None and open_run.first_hi >= 0 else [])
-        if not runs:
+        run = leg.c1.open_run
+        if run is None or leg.noticed == run.start:
             return
-        start = runs[0].first_hi if runs[0].first_hi >= 0 else runs[0].start
-        if leg.noticed != start and b - start >= self._f(self.params.events.cramp_min_s):
-            leg.noticed = start
+        if b - run.start >= self._f(self.params.events.cramp_min_s):
+            leg.noticed = run.start
             self.notices.append(
                 Notice(
-                    b / self.fh, f"possible cramp on the {leg.leg} leg since {start / self.fh:.1f} s", leg.leg
+                    b / self.fh,
+                    f"possible cramp on the {leg.leg} leg since {run.start / self.fh:.1f} s",
+                    leg.leg,
                 )
             )
 
-    def _close_group(self, leg: _Leg) -> list[Event]:
-        group, leg.group = leg.group, []
-        if not group:
-            return []
+    def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
-        start, stop = group[0].start, group[-1].stop
-        active = sum(r.stop - r.start for r in group)
-        if stop - start >= self._f(ev.cramp_min_s) and active >= ev.cramp_min_active_fraction * (
-            stop - start
-        ):
-            cramp = self._classify_cramp(leg, start, stop)
-            if cramp is not None:
-                self._cramps.append(cramp)
-                return []
-        out = []
-        for r in group:
-            dur = r.stop - r.start
-            if self._f(ev.lm_min_s) <= dur <= self._f(ev.lm_max_s) and self._lm_ok(leg, r):
-                lm = Event("limb_movement", r.start / self.fh, r.stop / self.fh, leg.leg)
-                out.append(lm)
-                self._lms.append(lm)
-        return out
-
-    def _lm_ok(self, leg: _Leg, r: Run) -> bool:
-        return not (leg.acc and self._store[leg.acc].fraction("upright", r.start, r.stop) > 0.5)
+        if r.stop - r.start < self._f(ev.cramp_min_s):
+            return
+        cramp = self._classify_cramp(leg, r.start, r.stop)
+        if cramp is not None:
+            self._cramps.append(cramp)
 
     def _classify_cramp(self, leg: _Leg, start: int, stop: int) -> Event | None:
         assert leg.emg is not None
         ev = self.params.events
         store = self._store[leg.emg]
+        n = stop - start
         if 1.0 - store.fraction("valid", start, stop) > ev.cramp_max_invalid_fraction:
             return None
+        strong, moving = self._strong(leg, start, stop)
+        if strong.sum() < ev.cramp_min_active_fraction * n or moving.sum() > ev.cramp_max_motion_fraction * n:
+            return None
+        ratio = store.get("ratio", start, stop)
+        med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
+        if med < ev.cramp_min_median_ratio:
+            return None
         for other in self._legs.values():
-            mirrored = other is not leg and other.emg is not None
-            if (
-                mirrored
-                and self._store[other.emg or ""].fraction("active", start, stop)
-                > ev.cramp_max_other_leg_fraction
-            ):
+            if other is leg or other.emg is None:
+                continue
+            if self._store[other.emg].fraction("active", start, stop) > ev.cramp_max_other_leg_fraction:
                 return None
         evidence = ["emg"]
         if leg.acc:
-            acc = self._store[leg.acc]
-            body_end = max(start + 1, stop - self._f(ev.cramp_end_grace_s))
-            if acc.fraction("moving", start, body_end) > ev.cramp_max_motion_fraction:
-                return None
-            if acc.fraction("upright", start, stop) > 0.5:
+            if self._store[leg.acc].fraction("upright", start, stop) > 0.5:
                 return None
             evidence.append("acc")
         env = store.get("envelope", start, stop)
-        ratio = store.get("ratio", start, stop)
-        med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
-        conf = 0.55 + 0.25 * min(1.0, max(0.0, (med - 1.5) / 2.5)) + (0.2 if leg.acc else 0.0)
+        conf = 0.55 + 0.25 * min(1.0, max(0.0, (med - 2.0) / 2.0)) + (0.2 if leg.acc else 0.0)
         fields = {
             "peak_uv": float(np.nanmax(env)) if np.isfinite(env).any() else 0.0,
             "evidence": evidence,
@@ -425,16 +410,10 @@ class NightDetector:
         out: list[Event] = []
         if final:
             for leg in self._legs.values():
-                if leg.emg:
-                    for r in leg.l1.finish():
-                        if r.first_hi >= 0:
-                            run = Run(r.first_hi, r.stop, r.first_hi)
-                            if leg.group and self._joins(leg, leg.group[-1], run):
-                                leg.group.append(run)
-                            else:
-                                out += self._close_group(leg)
-                                leg.group = [run]
-                    out += self._close_group(leg)
+                for r in leg.l1.finish():
+                    self._lm_candidate(leg, r)
+                for r in leg.c1.finish():
+                    self._consider_cramp(leg, r)
             for name, trk in self._gap_trk.items():
                 out += [self._stream_event("signal_gap", name, r, {}) for r in trk.finish()]
             for name, art in self._art_trk.items():
@@ -487,11 +466,13 @@ class NightDetector:
         self._moves = keep
         return out
 
-    def _in_cramp(self, r: Run) -> bool:
+    def _in_cramp(self, r: Run, margin_s: float = 5.0) -> bool:
         t0, t1 = r.start / self.fh, r.stop / self.fh
-        return any(
-            c.start_s < t1 and t0 < c.end_s + 5.0 for c in self.events + self._cramps if c.kind == "cramp"
-        )
+        cramps = [c for c in self.events if c.kind == "cramp"] + self._cramps
+        return any(c.start_s < t1 and t0 < c.end_s + margin_s for c in cramps)
+
+    def _lm_ok(self, leg: _Leg, r: Run) -> bool:
+        return not (leg.acc and self._store[leg.acc].fraction("upright", r.start, r.stop) > 0.5)
 
     def _release_cramps(self, final: bool) -> list[Event]:
         ev = self.params.events
@@ -514,19 +495,33 @@ class NightDetector:
         return out
 
     def _release_plm(self, final: bool) -> list[Event]:
-        horizon = float("inf") if final else self._done / self.fh
+        """Leg movements in onset order, once no cramp can overlap them and sleep or wake is known."""
+        ev = self.params.events
+        horizon = math.inf
         if not final:
+            horizon = float(self._done)
             for leg in self._legs.values():
-                if leg.group:
-                    horizon = min(horizon, leg.group[0].start / self.fh)
-                if leg.l1.open_run is not None:
-                    horizon = min(horizon, leg.l1.open_run.start / self.fh)
-        ready = sorted(
-            (lm for lm in self._lms if lm.start_s < horizon), key=lambda e: (e.start_s, e.leg or "")
-        )
-        self._lms = [lm for lm in self._lms if lm.start_s >= horizon]
+                for run in (leg.l1.open_run, leg.c1.open_run):
+                    if run is not None:
+                        horizon = min(horizon, run.start)
+            if self._sleep is not None:
+                delay = self._f(ev.awakening_min_s + ev.sustained_inactivity_s + ev.lm_max_s)
+                horizon = min(horizon, self._sleep.processed_frames - delay)
+        ready = sorted((c for c in self._lms if c[1].start < horizon), key=lambda c: (c[1].start, c[0].leg))
+        self._lms = [c for c in self._lms if c[1].start >= horizon]
         out: list[Event] = []
-        for lm in ready:
+        wake = self._wake_intervals(final)
+        onset = self._sleep.state.onset if self._sleep is not None else None
+        for leg, r in ready:
+            if self._in_cramp(r, margin_s=0.0) or not self._lm_ok(leg, r):
+                continue
+            if self._sleep is not None:
+                asleep = onset is not None and onset <= r.start
+                awake = any(s <= r.start < e and e - s >= self._f(ev.awakening_min_s) for s, e in wake)
+                if not asleep or awake:
+                    continue
+            lm = Event("limb_movement", r.start / self.fh, r.stop / self.fh, leg.leg)
+            out.append(lm)
             out += self._plm.push(lm)
-        out += self._plm.finish() if final else self._plm.flush_before(horizon)
+        out += self._plm.finish() if final else self._plm.flush_before(horizon / self.fh)
         return out

@@ -54,10 +54,11 @@ class EventParams:
     plm_min_count: int = 4  #: LMs in a PLM series, at least
     plm_interval_s: tuple[float, float] = (5.0, 90.0)  #: onset-to-onset interval range in a PLM series
     cramp_min_s: float = 10.0  #: a cramp is sustained at least this long
-    cramp_merge_gap_s: float = 3.0  #: activations closer than this join one contraction (waxing/waning)
-    cramp_min_active_fraction: float = 0.7  #: share of a candidate that must be active
+    cramp_on_ratio: float = 1.8  #: envelope / resting level of a cramping frame (SPEC: +100-500 %)
+    cramp_min_median_ratio: float = 2.0  #: a cramp's median envelope is at least this many times rest
+    cramp_merge_gap_s: float = 3.0  #: contraction dips up to this long are bridged (waxing and waning)
+    cramp_min_active_fraction: float = 0.6  #: share of a candidate above ``cramp_on_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
-    cramp_end_grace_s: float = 3.0  #: the stretch that ends a cramp is not counted as motion
     cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
     cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
     cramp_awakening_s: float = 120.0  #: a cramp is followed by an awakening starting within this time

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from detector.events import LEGS, sort_events
+from detector.events import LEGS, Event, sort_events
 
 from ._acc import render_acc
 from ._artifacts import plan_artifacts
@@ -60,7 +60,13 @@ def simulate_night(config: NightConfig = _DEFAULT_CONFIG, *, rng: np.random.Gene
         config=config,
         emg=emg,
         acc=acc,
-        truth=tuple(sort_events(scenario.truth + plan.truth)),
+        truth=tuple(sort_events(_plain(e) for e in scenario.truth + plan.truth)),
         sleep_onset_s=scenario.sleep_onset_s,
         final_wake_s=scenario.final_wake_s,
     )
+
+
+def _plain(e: Event) -> Event:
+    """The event with plain Python numbers (no numpy scalars) in its times and fields."""
+    fields = {k: v.item() if isinstance(v, np.generic) else v for k, v in e.fields.items()}
+    return Event(e.kind, float(e.start_s), float(e.end_s), e.leg, fields)
