@@ -298,19 +298,19 @@ class NightDetector:
         valid = self._get(leg.emg, "valid", a, b) > 0.5
         for r in leg.l1.push(active, a, hi=high, breaks=~valid):
             self._lm_candidate(leg, r)
-        strong, moving = self._strong(leg, a, b)
-        for r in leg.c1.push(strong, a, breaks=~valid | moving):
+        strong, _ = self._strong(leg, a, b)
+        for r in leg.c1.push(strong, a, breaks=~valid):
             self._consider_cramp(leg, r)
         self._notice(leg, b)
         return []
 
     def _strong(self, leg: _Leg, a: int, b: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Frames of strong contraction with the limb still, and frames where the limb moves."""
+        """Frames of strong contraction, and frames where the limb moves."""
         assert leg.emg is not None
         ratio = self._get(leg.emg, "ratio", a, b)
         valid = self._get(leg.emg, "valid", a, b) > 0.5
         moving = self._get(leg.acc, "moving", a, b) > 0.5 if leg.acc else np.zeros(b - a, dtype=bool)
-        return valid & (ratio >= self.params.events.cramp_on_ratio) & ~moving, moving
+        return valid & (ratio >= self.params.events.cramp_on_ratio), moving
 
     def _lm_candidate(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
@@ -347,7 +347,11 @@ class NightDetector:
         if 1.0 - store.fraction("valid", start, stop) > ev.cramp_max_invalid_fraction:
             return None
         strong, moving = self._strong(leg, start, stop)
-        if strong.sum() < ev.cramp_min_active_fraction * n or moving.sum() > ev.cramp_max_motion_fraction * n:
+        body = n - min(self._f(ev.cramp_end_grace_s), n // 2)  # the stretch that ends a cramp moves the leg
+        if (
+            strong.sum() < ev.cramp_min_active_fraction * n
+            or moving[:body].mean() > ev.cramp_max_motion_fraction
+        ):
             return None
         ratio = store.get("ratio", start, stop)
         med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
@@ -385,11 +389,15 @@ class NightDetector:
         moving = np.nanmax(
             np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0
         )
+        contracting = np.zeros(b - a)
+        for leg in self._legs.values():
+            if leg.emg:
+                contracting = np.maximum(contracting, self._strong(leg, a, b)[0])
         upright = np.nanmax(
             np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0
         )
         assert self._sleep is not None
-        self._sleep.push(a, grav, moving, upright)
+        self._sleep.push(a, grav, moving, upright, contracting)
         out: list[Event] = []
         for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
             if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
@@ -484,11 +492,12 @@ class NightDetector:
                 keep.append(c)
                 continue
             fields = dict(c.fields)
-            if self._sleep is not None:
-                lo, hi = (c.start_s - 60.0) * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
+            if self._sleep is not None:  # awake for >= 60 s at some point during or soon after the cramp
+                lo, hi = c.start_s * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
+                now = self._done if final else self._sleep.processed_frames
                 fields["awakening"] = any(
-                    lo <= s <= hi and e - s >= self._f(ev.awakening_min_s)
-                    for s, e in self._wake_intervals(final)
+                    s < hi and lo < e and e - s >= self._f(ev.awakening_min_s)
+                    for s, e in self._sleep.nonsleep(now)
                 )
             out.append(Event("cramp", c.start_s, c.end_s, c.leg, fields))
         self._cramps = keep

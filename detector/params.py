@@ -59,6 +59,7 @@ class EventParams:
     cramp_merge_gap_s: float = 3.0  #: contraction dips up to this long are bridged (waxing and waning)
     cramp_min_active_fraction: float = 0.6  #: share of a candidate above ``cramp_on_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
+    cramp_end_grace_s: float = 8.0  #: the stretch that ends a cramp (at most half of it) may move the leg
     cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
     cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
     cramp_awakening_s: float = 120.0  #: a cramp is followed by an awakening starting within this time

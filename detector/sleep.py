@@ -9,6 +9,8 @@ replaces the change of one axis' angle, so rolling about the shank counts as wel
 **Sleep** is sustained inactivity: runs of non-active epochs of at least ``sustained_inactivity_s``
 (5 min). Sleep onset is the start of the first such run, final wake the end of the last; a **wake bout**
 is the stretch between two sleep runs, and an **awakening** a wake bout of at least ``awakening_min_s``.
+A strong EMG contraction counts as activity like movement: a cramp of minutes wakes the sleeper even
+while the leg is held still.
 An awakening is reported once the next sleep run is confirmed (5 min after it begins).
 
 **Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
@@ -65,12 +67,20 @@ class SleepStage:
         self.state = SleepState()
         self.awakenings: list[tuple[int, int]] = []  #: new awakenings since last read (frames)
 
-    def push(self, first: int, gravity: FloatArray, moving: FloatArray, upright: FloatArray) -> None:
-        """``gravity`` (n_legs, 3, n) in g, ``moving`` and ``upright`` (n,) 0/1 (any leg), NaN = missing."""
+    def push(
+        self,
+        first: int,
+        gravity: FloatArray,
+        moving: FloatArray,
+        upright: FloatArray,
+        contracting: FloatArray,
+    ) -> None:
+        """``gravity`` (n_legs, 3, n) in g; ``moving``, ``upright`` and ``contracting`` (a strong, sustained
+        EMG contraction: a cramp wakes the sleeper even while the leg is still) (n,) 0/1 on any leg."""
         if first != self._carry_first + self._carry_move.size:
             raise ValueError("frames must be pushed consecutively")
         g = np.concatenate((self._carry_grav, gravity), axis=2)
-        mv = np.concatenate((self._carry_move, moving))
+        mv = np.concatenate((self._carry_move, np.fmax(moving, contracting)))
         up = np.concatenate((self._carry_up, upright))
         n_ep = mv.size // self.epoch_frames
         cut = n_ep * self.epoch_frames
@@ -140,6 +150,20 @@ class SleepStage:
         self.state.wake_bouts.append((last, start))
         if (start - last) >= self.p.awakening_min_s / self.p.epoch_s * self.epoch_frames:
             self.awakenings.append((last, start))
+
+    def nonsleep(self, now: int) -> list[tuple[int, int]]:
+        """Stretches of ``[0, now)`` outside sleep (before onset, wake bouts, after final wake), in frames."""
+        sleep = list(self.state.bouts)
+        if self.state.open_bout_start is not None:
+            sleep.append((self.state.open_bout_start, now))
+        out, t = [], 0
+        for a, b in sorted(sleep):
+            if a > t:
+                out.append((t, a))
+            t = max(t, b)
+        if now > t:
+            out.append((t, now))
+        return out
 
     @property
     def processed_frames(self) -> int:

@@ -42,12 +42,14 @@ def render_acc(
     kt, kv = scn.keyframes[leg]
     noise_g = np.float32(rng.uniform(0.002, 0.004))
     out = np.empty((3, n), dtype=np.float32)
+    sensor_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))  # independent of the chunk size
     for i0 in range(0, n, _CHUNK):
         m = min(_CHUNK, n - i0)
         t = np.arange(i0, i0 + m, dtype=np.float64) / fs
         g = interp_rows(t, kt, kv)
         g /= np.linalg.norm(g, axis=0, keepdims=True)
-        out[:, i0 : i0 + m] = g.astype(np.float32) + noise_g * rng.standard_normal((3, m), dtype=np.float32)
+        noise = sensor_rng.standard_normal((m, 3), dtype=np.float32).T
+        out[:, i0 : i0 + m] = g.astype(np.float32) + noise_g * noise
     for b in scn.bursts:
         if b.leg != leg or b.acc_g <= 0.0:
             continue

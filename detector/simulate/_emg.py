@@ -74,6 +74,8 @@ def render_emg(
         (k, a, rng.uniform(0.0, 2.0 * math.pi)) for k, a in _HUM_HARMONICS if k * plan.mains_hz < 0.45 * fs
     ]
     table = _hum_table(harmonics) if harmonics and np.any(hum) else None
+    # One generator per noise stream: the samples do not depend on the chunk size.
+    muscle_rng, amp_rng = (np.random.default_rng(int(s)) for s in rng.integers(0, 2**63 - 1, size=2))
     out = np.empty(n, dtype=np.float32)
     step = GRID_FS_HZ / fs
     for i0 in range(0, n, _CHUNK):
@@ -82,9 +84,9 @@ def render_emg(
         u = idx * step
         k = u.astype(np.intp)
         frac = (u - k).astype(np.float32)
-        y, zi = signal.sosfilt(sos, rng.standard_normal(m), zi=zi)
+        y, zi = signal.sosfilt(sos, muscle_rng.standard_normal(m), zi=zi)
         x = y.astype(np.float32) * np.float32(gain) * _lerp(act, k, frac)
-        x += np.float32(white_uv) * rng.standard_normal(m, dtype=np.float32)
+        x += np.float32(white_uv) * amp_rng.standard_normal(m, dtype=np.float32)
         if table is not None:
             x += _lerp(hum, k, frac) * _hum_unit(idx, fs, plan, table)
         out[i0 : i0 + m] = x

@@ -76,6 +76,21 @@ def test_same_seed_is_bit_identical_and_seeds_differ() -> None:
     assert a.truth != c.truth
 
 
+def test_chunked_generation_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The filter state is carried across chunks: the chunk size does not change a single sample."""
+    import detector.simulate._acc as acc_module
+    import detector.simulate._emg as emg_module
+
+    kw = {"duration_s": 600.0, "n_cramps": 1, "artifact_rate_per_h": 30.0, "emg_fs_hz": 500.0}
+    reference = night(4, **kw)
+    monkeypatch.setattr(emg_module, "_CHUNK", 7919)
+    monkeypatch.setattr(acc_module, "_CHUNK", 997)
+    chunked = night(4, **kw)
+    for leg in reference.config.legs:
+        assert reference.emg[leg].tobytes() == chunked.emg[leg].tobytes()
+        assert reference.acc[leg].tobytes() == chunked.acc[leg].tobytes()
+
+
 @pytest.mark.parametrize(
     ("emg_fs", "acc_fs", "legs"),
     [
