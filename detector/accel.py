@@ -6,7 +6,8 @@ A still accelerometer reads the "up" direction in g, so:
 - **posture**: the shank's elevation ``asin(gx / |g|)`` from gravity averaged over ``posture_window_s``;
   above ``vertical_deg`` the shank is upright (standing, walking, sitting with feet down);
 - **movement**: the SD of the frame means over ``motion_window_s`` (slow limb motion) plus the in-frame SD
-  (vibration, steps, impacts), both vector norms in g; above ``motion_g`` the leg moves.
+  (vibration, steps, impacts), both vector norms in g; above ``motion_g`` the leg moves, above
+  ``gross_motion_g`` it moves grossly (tossing, stretching, walking rather than a twitch of the foot).
 
 Every step is causal and carried between chunks (identical frames whatever the chunking).
 """
@@ -34,6 +35,7 @@ class AccFrames:
     motion_g: FloatArray
     elevation_deg: FloatArray
     moving: BoolArray
+    gross: BoolArray
     upright: BoolArray
     valid: BoolArray
 
@@ -88,6 +90,7 @@ class AccProcessor:
             motion_g=motion,
             elevation_deg=elev,
             moving=ok & (motion > self.p.motion_g),
+            gross=ok & (motion > self.p.gross_motion_g),
             upright=ok & (elev > self.p.vertical_deg),
             valid=valid,
         )

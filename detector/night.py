@@ -36,12 +36,12 @@ from detector.framestore import FrameStore
 from detector.params import DetectorParams
 from detector.plm import PlmChain
 from detector.sleep import SleepStage, out_of_bed_tracker
-from detector.streaming import Run, RunTracker, first_sample_of_frame, rational_rate
+from detector.streaming import CausalWindow, Run, RunTracker, first_sample_of_frame, rational_rate
 from detector.summary import SleepInfo
 
 FloatArray = npt.NDArray[np.float64]
 EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "reason")
-ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "upright", "valid")
+ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,8 @@ class _Leg:
     emg: str | None
     acc: str | None
     l1: RunTracker  #: activations (leg movements)
-    c1: RunTracker  #: strong contraction with the limb still (cramp candidates)
+    c1: RunTracker  #: strong contraction (cramp candidates)
+    sustained: CausalWindow | None = None  #: share of strong contraction over the last seconds
     noticed: int = -1
 
 
@@ -120,6 +121,8 @@ class NightDetector:
             else:
                 self._legs[leg].acc = s.name
         self._acc_legs = [lg for lg in self._legs.values() if lg.acc]
+        for lg in self._legs.values():
+            lg.sustained = CausalWindow(self._f(p.events.sustained_contraction_s))
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
         self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
         self._sleep = (
@@ -231,6 +234,7 @@ class NightDetector:
                         "gz": fr.gravity_g[2],
                         "motion": fr.motion_g,
                         "moving": fr.moving,
+                        "gross": fr.gross,
                         "upright": fr.upright,
                         "valid": fr.valid,
                     },
@@ -387,12 +391,15 @@ class NightDetector:
             ]
         )
         moving = np.nanmax(
-            np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0
+            np.stack([self._get(lg.acc, "gross", a, b) for lg in self._acc_legs if lg.acc]), axis=0
         )
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
-            if leg.emg:
-                contracting = np.maximum(contracting, self._strong(leg, a, b)[0])
+            if leg.emg and leg.sustained is not None:
+                share = leg.sustained.mean(self._strong(leg, a, b)[0][np.newaxis].astype(np.float64))[0]
+                contracting = np.maximum(
+                    contracting, share >= self.params.events.sustained_contraction_fraction
+                )
         upright = np.nanmax(
             np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0
         )

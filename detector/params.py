@@ -40,6 +40,7 @@ class AccParams:
 
     motion_window_s: float = 1.0  #: window of the movement measure
     motion_g: float = 0.02  #: movement above this (g, SD of the frame means plus in-frame SD) is motion
+    gross_motion_g: float = 0.08  #: above this the limb moves grossly (tossing, stretching, walking)
     vertical_deg: float = 60.0  #: shank elevation above this angle counts as upright (out of bed)
     posture_window_s: float = 1.0  #: window over which gravity is averaged for the posture angle
 
@@ -69,7 +70,9 @@ class EventParams:
     out_of_bed_merge_s: float = 5.0  #: upright stretches closer than this are one
     epoch_s: float = 5.0  #: sleep/wake epoch
     angle_change_deg: float = 5.0  #: van Hees: a larger change of shank orientation is movement
-    epoch_motion_fraction: float = 0.1  #: an epoch moving more than this share of its frames is active
+    epoch_motion_fraction: float = 0.2  #: an epoch moving grossly for more than this share is active
+    sustained_contraction_s: float = 10.0  #: strong EMG over most of this window counts as wake
+    sustained_contraction_fraction: float = 0.6  #: share of that window with strong contraction
     sustained_inactivity_s: float = 300.0  #: van Hees: inactivity this long is sleep
     awakening_min_s: float = 60.0  #: wake bouts at least this long are awakenings
     artifact_min_s: float = 1.0  #: unusable stretches shorter than this are not reported

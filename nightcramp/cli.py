@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--cramps", type=int, default=None, help="number of cramps (default: random)")
     s.add_argument("--mains", type=float, default=50.0, choices=(50.0, 60.0), help="mains frequency in Hz")
+    s.add_argument("--resolution-uv", type=float, default=0.1, help="the band's EMG resolution, µV per count")
     s.set_defaults(func=cmd_simulate)
 
     a = sub.add_parser("analyze", help="analyse a recorded night; print the summary")
@@ -283,7 +284,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     night = simulate_night(config, rng=rng)
-    devices, items = synthesize(night, rng=rng)
+    if not 0.01 <= args.resolution_uv <= 10:
+        raise UserError(f"--resolution-uv must be between 0.01 and 10 µV, got {args.resolution_uv}")
+    devices, items = synthesize(night, rng=rng, emg_uv_per_count=args.resolution_uv)
     with JournalWriter(
         out, software=f"nightcramp {__version__}", meta={"simulated": True, "seed": args.seed}
     ) as writer:

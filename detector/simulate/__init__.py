@@ -113,7 +113,7 @@ Artifacts (``artifacts``; ``artifact_rate_per_h`` stretches per leg, default 1.5
     of ±100-800 µV decaying with 50-200 ms), ``lead_off`` 10 % (20-180 s: the muscle signal drops by
     85 %, 100-500 µV of < 3 Hz wander and strong hum), ``clipping`` 10 % (0.5-10 s offset beyond the
     EMG range: pinned), ``motion`` 25 % (2-30 s of < 15 Hz cable motion artifact, 80-400 µV RMS), and
-    on the accelerometer ``clipping`` (knocks of 0.3-3 s, 10-20 g noise: pinned at ±8 g).
+    on the accelerometer ``clipping`` (knocks of 0.3-3 s, 20-40 g RMS: mostly pinned at ±8 g).
 Dropouts (``dropouts``; ``dropout_rate_per_h`` per band, default 0.5 /h).
     1-180 s, log-uniform: NaN in both streams of the band.
 

@@ -113,7 +113,7 @@ def _draw_stretch(leg: str, reason: str, rng: np.random.Generator) -> Stretch:
         level = sign * rng.uniform(1.3, 2.0) * EMG_RANGE_UV
         return Stretch(leg, "emg", reason, 0.0, loguniform(rng, 0.5, 10.0), level, 0.1)
     if reason == "acc_clipping":
-        return Stretch(leg, "acc", "clipping", 0.0, loguniform(rng, 0.3, 3.0), rng.uniform(10.0, 20.0), 0.05)
+        return Stretch(leg, "acc", "clipping", 0.0, loguniform(rng, 0.3, 3.0), rng.uniform(20.0, 40.0), 0.05)
     if reason == "pops":
         dur = loguniform(rng, 2.0, 30.0)
         n = 1 + rng.poisson(dur / 5.0)

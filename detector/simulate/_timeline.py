@@ -134,7 +134,9 @@ class _Timeline:
     def build(self) -> Scenario:
         cfg, rng, dur = self.cfg, self.rng, self.dur
         plm_on = cfg.plm if cfg.plm is not None else bool(rng.random() < _PLM_NIGHT_P)
+        lo = cfg.cramp_duration_s[0]
         plm_on = plm_on and plm_fits(dur)
+        plm_on = plm_on and (cfg.n_cramps is None or cfg.n_cramps <= max_cramps_that_fit(dur, lo, plm=True))
         specs = self._draw_cramps(plm_on)
         sol_min, tail_min, gap_s = night_minima(dur)
         n_blocks = len(specs) + int(plm_on)
@@ -152,6 +154,8 @@ class _Timeline:
         fitted = _fit(mins, prefs, budget)
         sol_s, tail_s, plm_s = fitted[0], fitted[1], fitted[2]
         sleep_s = budget - sol_s - tail_s - plm_s - sum(fitted[4:])
+        if sleep_s < mins[3] - 1e-6:
+            raise RuntimeError(f"night schedule does not fit in {dur} s; please report this configuration")
         specs = [
             _CrampSpec(s.leg, s.dur_s, s.wakes, s.oob, fitted[4 + 2 * i], fitted[5 + 2 * i])
             for i, s in enumerate(specs)

@@ -28,16 +28,28 @@ from firmware_bridge.sources.base import Item, Packet
 
 EMG_UV_PER_COUNT = 0.1
 ACC_G_PER_COUNT = 0.001
-FRAME_S = 0.05  #: target frame length; at most 255 samples and about 230 bytes per notification
+FRAME_S = 0.1  #: target EMG frame length (at most 110 samples per notification)
+ACC_FRAME_S = 0.5  #: target accelerometer frame length (at most 36 samples per notification)
 LONG_DROPOUT_S = 10.0
 
 
-def _frame_samples(fs: float, n_ch: int) -> int:
-    return int(max(1, min(round(fs * FRAME_S), 255, 110 // n_ch)))
+def _frame_samples(fs: float, n_ch: int, frame_s: float) -> int:
+    return int(max(1, min(round(fs * frame_s), 255, 110 // n_ch)))
 
 
-def synthesize(night: SimulatedNight, *, rng: np.random.Generator) -> tuple[list[DeviceInfo], list[Item]]:
-    """Devices and every item (packets, connection events) of a simulated night, in arrival order."""
+def synthesize(
+    night: SimulatedNight,
+    *,
+    rng: np.random.Generator,
+    emg_uv_per_count: float = EMG_UV_PER_COUNT,
+    frame_s: float = FRAME_S,
+    acc_frame_s: float = ACC_FRAME_S,
+) -> tuple[list[DeviceInfo], list[Item]]:
+    """Devices and every item (packets, connection events) of a simulated night, in arrival order.
+
+    ``emg_uv_per_count`` is the band's EMG resolution, ``frame_s`` and ``acc_frame_s`` the time one EMG or
+    accelerometer notification covers.
+    """
     cfg = night.config
     devices: list[DeviceInfo] = []
     streams: list[list[Item]] = []
@@ -45,7 +57,7 @@ def synthesize(night: SimulatedNight, *, rng: np.random.Generator) -> tuple[list
         settings: dict[str, Any] = {
             "emg_fs_hz": cfg.emg_fs_hz if night.emg else None,
             "acc_fs_hz": cfg.acc_fs_hz if night.acc else None,
-            "emg_uv_per_count": EMG_UV_PER_COUNT,
+            "emg_uv_per_count": emg_uv_per_count,
             "acc_g_per_count": ACC_G_PER_COUNT,
         }
         settings = {k: v for k, v in settings.items() if v is not None}
@@ -65,13 +77,13 @@ def synthesize(night: SimulatedNight, *, rng: np.random.Generator) -> tuple[list
         gap_mask: list[npt.NDArray[np.bool_]] = []
         if leg in night.emg and cfg.emg_fs_hz:
             pk, missing = _stream_packets(
-                dev, "emg", night.emg[leg][np.newaxis, :] / EMG_UV_PER_COUNT, cfg.emg_fs_hz, boot_us, rng
+                dev, "emg", night.emg[leg][np.newaxis, :] / emg_uv_per_count, cfg.emg_fs_hz, boot_us, rng, frame_s
             )
             items += pk
             gap_mask.append(missing)
         if leg in night.acc and cfg.acc_fs_hz:
             pk, missing = _stream_packets(
-                dev, "acc", night.acc[leg] / ACC_G_PER_COUNT, cfg.acc_fs_hz, boot_us, rng
+                dev, "acc", night.acc[leg] / ACC_G_PER_COUNT, cfg.acc_fs_hz, boot_us, rng, acc_frame_s
             )
             items += pk
         items += _connection_events(dev, night, leg)
@@ -92,9 +104,10 @@ def _stream_packets(
     fs: float,
     boot_us: float,
     rng: np.random.Generator,
+    frame_s: float,
 ) -> tuple[list[Packet], npt.NDArray[np.bool_]]:
     n_ch, n = counts.shape
-    k = _frame_samples(fs, n_ch)
+    k = _frame_samples(fs, n_ch, frame_s)
     n_frames = -(-n // k)
     starts = np.arange(n_frames) * k
     ends = np.minimum(starts + k, n)

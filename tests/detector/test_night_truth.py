@@ -1,0 +1,64 @@
+"""The night detector against simulator ground truth (short nights; full evaluation is `cramp evaluate`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector.events import Event, mask_to_runs
+from detector.night import NightDetector, StreamInfo
+from detector.simulate import NightConfig, SimulatedNight, simulate_night
+
+
+def detect(night: SimulatedNight) -> list[Event]:
+    cfg = night.config
+    streams = []
+    for leg in cfg.legs:
+        if night.emg:
+            streams.append(StreamInfo(f"emg:{leg}", "emg", leg, float(cfg.emg_fs_hz or 0), "uV", 3276.7))
+        if night.acc:
+            streams.append(StreamInfo(f"acc:{leg}", "acc", leg, float(cfg.acc_fs_hz or 0), "g"))
+    det = NightDetector(streams)
+    for leg in cfg.legs:
+        for kind, arrs in (("emg", night.emg), ("acc", night.acc)):
+            if leg not in arrs:
+                continue
+            arr = arrs[leg] if arrs[leg].ndim == 2 else arrs[leg][np.newaxis]
+            for a, b in mask_to_runs(np.isfinite(arr).all(axis=0)).tolist():
+                x = arr[:, a:b].astype(np.float64)
+                det.push(f"{kind}:{leg}", a, x[0] if kind == "emg" else x)
+    det.finish(cfg.duration_s)
+    return det.all_events()
+
+
+def match(truth: list[Event], found: list[Event], tol_s: float) -> tuple[int, int, list[float]]:
+    hits, errors = 0, []
+    used: set[int] = set()
+    for t in truth:
+        for i, f in enumerate(found):
+            if i not in used and f.leg == t.leg and f.start_s < t.end_s and t.start_s < f.end_s:
+                used.add(i)
+                hits += 1
+                errors.append(abs(f.start_s - t.start_s))
+                break
+    return hits, len(found) - len(used), errors
+
+
+def test_cramps_found_with_onsets_on_a_short_night(short_night: SimulatedNight) -> None:
+    truth = [e for e in short_night.truth if e.kind == "cramp"]
+    found = [e for e in detect(short_night) if e.kind == "cramp"]
+    hits, false_pos, errors = match(truth, found, 3.0)
+    assert len(truth) == 2 and hits == 2 and false_pos == 0
+    assert max(errors) <= 3.0
+
+
+def test_cramp_free_night_with_plms_reports_no_cramp() -> None:
+    cfg = NightConfig(duration_s=3600.0, emg_fs_hz=500.0, acc_fs_hz=50.0, n_cramps=0, plm=True)
+    night = simulate_night(cfg, rng=np.random.default_rng(99))
+    events = detect(night)
+    assert not [e for e in events if e.kind == "cramp"]
+    truth_lm = [e for e in night.truth if e.kind == "limb_movement"]
+    found_lm = [e for e in events if e.kind == "limb_movement"]
+    assert len(truth_lm) >= 4
+    hits = sum(any(f.start_s < t.end_s and t.start_s < f.end_s for f in found_lm) for t in truth_lm)
+    assert hits >= 0.7 * len(truth_lm)
+    assert any(e.kind == "plm_series" for e in events)

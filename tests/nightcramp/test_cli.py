@@ -1,0 +1,84 @@
+"""The cramp command line as a user runs it: real processes, real files, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nightcramp.cli import main
+
+CRAMP = [sys.executable, "-m", "nightcramp"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CRAMP, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_simulate_then_analyze_writes_private_json_and_report(tmp_path: Path) -> None:
+    rec = tmp_path / "n.ncr"
+    p = run("simulate", str(rec), "--hours", "0.4", "--emg-fs", "500", "--acc-fs", "50", "--seed", "5", "--cramps", "1")
+    assert p.returncode == 0, p.stderr
+    truth = json.loads((tmp_path / "n.truth.json").read_text())
+    assert truth["schema"] == "cramp-truth/1" and sum(e["kind"] == "cramp" for e in truth["events"]) == 1
+    assert oct(rec.stat().st_mode & 0o777) == "0o600"
+    p = run("analyze", str(rec), "--json", str(tmp_path / "n.json"), "--report", str(tmp_path / "r.html"))
+    assert p.returncode == 0, p.stderr
+    assert "Cramps: 1" in p.stdout and "Sleep:" in p.stdout
+    doc = json.loads((tmp_path / "n.json").read_text())
+    assert doc["summary"]["cramp_count"] == 1
+    html = (tmp_path / "r.html").read_text()
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    for f in ("n.json", "r.html"):
+        assert (tmp_path / f).stat().st_mode & 0o777 == 0o600
+
+
+def test_replay_prints_events_as_they_are_detected(short_recording: Path) -> None:
+    p = run("replay", str(short_recording), "--kinds", "cramp")
+    assert p.returncode == 0, p.stderr
+    live = p.stdout.split("\nNight")[0]  # the summary after the replay lists the cramps again
+    assert len([ln for ln in live.splitlines() if "CRAMP" in ln]) == 2
+    assert "possible cramp" in p.stdout  # the live notice comes before the final event
+    assert p.stdout.index("possible cramp") < p.stdout.index("CRAMP")
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["analyze", "/nonexistent/night.ncr"], "does not exist"),
+        (["analyze", "{tmp}"], "is a folder"),
+        (["analyze", "{tmp}/text.ncr"], "text.ncr"),
+        (["analyze", "{tmp}/empty.ncr"], "empty.ncr"),
+        (["replay", "{tmp}/text.ncr", "--speed", "fast"], "--speed"),
+        (["simulate", "{tmp}/x.ncr", "--legs", "middle"], "--legs"),
+        (["simulate", "{tmp}/x.ncr", "--emg-fs", "none", "--acc-fs", "none"], "EMG or an accelerometer"),
+        (["simulate", "{tmp}/text.ncr"], "already exists"),
+    ],
+)
+def test_bad_input_gets_one_clear_sentence(tmp_path: Path, args: list[str], expect: str) -> None:
+    (tmp_path / "text.ncr").write_text("this is not a recording\n")
+    (tmp_path / "empty.ncr").write_bytes(b"")
+    p = run(*[a.format(tmp=tmp_path) for a in args])
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    msg = p.stderr.strip().splitlines()
+    assert len(msg) == 1 and msg[0].startswith("cramp: error:") and expect in msg[0]
+
+
+def test_main_returns_exit_codes_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(tmp_path / "missing.ncr")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    p = run("demo", "--out", str(tmp_path / "demo"))
+    assert p.returncode == 0, p.stderr
+    assert "Cramps:" in p.stdout and "Report:" in p.stdout
+    doc = json.loads((tmp_path / "demo" / "night.json").read_text())
+    assert doc["summary"]["cramp_count"] >= 1
+    assert os.path.getsize(tmp_path / "demo" / "report.html") > 1000
