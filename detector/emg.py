@@ -50,6 +50,7 @@ class EmgFrames:
     envelope_uv: FloatArray
     baseline_uv: FloatArray
     ratio: FloatArray
+    slow_ratio: FloatArray
     active: BoolArray
     high: BoolArray
     reason: npt.NDArray[np.int8]
@@ -105,10 +106,9 @@ class EmgProcessor:
         self._clean: OnlineSOS | None = None
         self._motion: OnlineSOS | None = None
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
+        self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
         self._block_n = max(1, round(params.baseline_block_s * frame_hz))
-        self._blocks: deque[float] = deque(
-            maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s))
-        )
+        self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
         self._block_vals: list[FloatArray] = []
         self._block_id = 0
         self._baseline = np.nan
@@ -169,9 +169,7 @@ class EmgProcessor:
         row = x[np.newaxis, :]
         y = self._clean.push(row)[0]
         m = self._motion.push(row)[0]
-        pinned = (
-            np.abs(x) >= 0.98 * self.full_scale_uv if self.full_scale_uv else np.zeros(x.size, dtype=bool)
-        )
+        pinned = np.abs(x) >= 0.98 * self.full_scale_uv if self.full_scale_uv else np.zeros(x.size, dtype=bool)
         sums = np.stack((y * y, m * m, pinned.astype(np.float64)))
         batch = self._framer.push(start, sums, np.abs(y)[np.newaxis, :])
         return [] if batch is None else [self._frames(batch)]
@@ -192,13 +190,25 @@ class EmgProcessor:
         valid = reason == OK
         ms = np.where(valid, rms * rms, np.nan)
         env = np.sqrt(self._env.mean(ms[np.newaxis, :])[0])
+        slow = np.sqrt(self._slow.mean(ms[np.newaxis, :])[0])
         base = self._baseline_for(b.first, rms, valid)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = env / base
+            slow_ratio = np.where(valid, slow / base, np.nan)
         ok = valid & np.isfinite(ratio)
         active = ok & (ratio >= self.p.active_off_ratio)
         high = ok & (ratio >= self.p.active_on_ratio)
-        return EmgFrames(b.first, rms, env, base, np.nan_to_num(ratio, nan=0.0), active, high, reason)
+        return EmgFrames(
+            b.first,
+            rms,
+            env,
+            base,
+            np.nan_to_num(ratio, nan=0.0),
+            np.nan_to_num(slow_ratio, nan=0.0),
+            active,
+            high,
+            reason,
+        )
 
     def _baseline_for(self, first: int, rms: FloatArray, valid: BoolArray) -> FloatArray:
         out = np.empty(rms.size)

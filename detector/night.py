@@ -40,7 +40,7 @@ from detector.streaming import CausalWindow, Run, RunTracker, first_sample_of_fr
 from detector.summary import SleepInfo
 
 FloatArray = npt.NDArray[np.float64]
-EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "reason")
+EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "slow_ratio", "reason")
 ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid")
 
 
@@ -126,9 +126,7 @@ class NightDetector:
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
         self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
         self._sleep = (
-            SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs))
-            if self._acc_legs
-            else None
+            SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs)) if self._acc_legs else None
         )
         self._oob = out_of_bed_tracker(p.events, self.fh)
         self._move = RunTracker(self._f(p.events.large_movement_merge_s))
@@ -154,9 +152,7 @@ class NightDetector:
         elif x.ndim != 2 or x.shape[0] != 3:
             raise ValueError(f"stream {name!r}: accelerometer chunks must have shape (3, n), got {x.shape}")
         if not np.isfinite(x).all():
-            raise ValueError(
-                f"stream {name!r}: samples contain NaN or infinity; send gaps as missing samples"
-            )
+            raise ValueError(f"stream {name!r}: samples contain NaN or infinity; send gaps as missing samples")
         proc = self._proc[name]
         frames = proc.push(start, x)
         return self._ingest(name, frames)
@@ -171,9 +167,7 @@ class NightDetector:
         out: list[Event] = []
         end_frame = int(np.ceil(duration_s * self.fh - 1e-9))
         for name, proc in self._proc.items():
-            end = first_sample_of_frame(
-                end_frame, fs=rational_rate(self.streams[name].fs_hz), frame_hz=self.fh
-            )
+            end = first_sample_of_frame(end_frame, fs=rational_rate(self.streams[name].fs_hz), frame_hz=self.fh)
             out += self._ingest(name, proc.finish(end), advance=False)
         out += self._advance(final=True)
         return out
@@ -197,17 +191,13 @@ class NightDetector:
         if not st.bouts:
             return SleepInfo(None, None, ())
         fh = self.fh
-        return SleepInfo(
-            st.bouts[0][0] / fh, st.bouts[-1][1] / fh, tuple((a / fh, b / fh) for a, b in st.wake_bouts)
-        )
+        return SleepInfo(st.bouts[0][0] / fh, st.bouts[-1][1] / fh, tuple((a / fh, b / fh) for a, b in st.wake_bouts))
 
     # -- ingest ----------------------------------------------------------------------------------
     def _f(self, seconds: float) -> int:
         return round(seconds * self.fh)
 
-    def _ingest(
-        self, name: str, frames: Sequence[EmgFrames | AccFrames], advance: bool = True
-    ) -> list[Event]:
+    def _ingest(self, name: str, frames: Sequence[EmgFrames | AccFrames], advance: bool = True) -> list[Event]:
         store = self._store[name]
         for fr in frames:
             if isinstance(fr, EmgFrames):
@@ -222,6 +212,7 @@ class NightDetector:
                         "artifact": art,
                         "envelope": fr.envelope_uv,
                         "ratio": fr.ratio,
+                        "slow_ratio": fr.slow_ratio,
                         "reason": fr.reason,
                     },
                 )
@@ -303,18 +294,19 @@ class NightDetector:
         for r in leg.l1.push(active, a, hi=high, breaks=~valid):
             self._lm_candidate(leg, r)
         strong, _ = self._strong(leg, a, b)
-        for r in leg.c1.push(strong, a, breaks=~valid):
+        onset = self._get(leg.emg, "slow_ratio", a, b) >= self.params.events.cramp_on_ratio
+        for r in leg.c1.push(strong, a, hi=onset, breaks=~valid):
             self._consider_cramp(leg, r)
         self._notice(leg, b)
         return []
 
     def _strong(self, leg: _Leg, a: int, b: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Frames of strong contraction, and frames where the limb moves."""
+        """Frames of sustained strong contraction, and frames where the limb moves."""
         assert leg.emg is not None
-        ratio = self._get(leg.emg, "ratio", a, b)
+        ratio = self._get(leg.emg, "slow_ratio", a, b)
         valid = self._get(leg.emg, "valid", a, b) > 0.5
         moving = self._get(leg.acc, "moving", a, b) > 0.5 if leg.acc else np.zeros(b - a, dtype=bool)
-        return valid & (ratio >= self.params.events.cramp_on_ratio), moving
+        return valid & (ratio >= self.params.events.cramp_off_ratio), moving
 
     def _lm_candidate(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
@@ -337,9 +329,9 @@ class NightDetector:
 
     def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
-        if r.stop - r.start < self._f(ev.cramp_min_s):
+        if r.first_hi < 0 or r.stop - r.first_hi < self._f(ev.cramp_min_s):
             return
-        cramp = self._classify_cramp(leg, r.start, r.stop)
+        cramp = self._classify_cramp(leg, r.first_hi, r.stop)
         if cramp is not None:
             self._cramps.append(cramp)
 
@@ -352,12 +344,9 @@ class NightDetector:
             return None
         strong, moving = self._strong(leg, start, stop)
         body = n - min(self._f(ev.cramp_end_grace_s), n // 2)  # the stretch that ends a cramp moves the leg
-        if (
-            strong.sum() < ev.cramp_min_active_fraction * n
-            or moving[:body].mean() > ev.cramp_max_motion_fraction
-        ):
+        if strong.sum() < ev.cramp_min_active_fraction * n or moving[:body].mean() > ev.cramp_max_motion_fraction:
             return None
-        ratio = store.get("ratio", start, stop)
+        ratio = store.get("slow_ratio", start, stop)
         med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
         if med < ev.cramp_min_median_ratio:
             return None
@@ -384,25 +373,15 @@ class NightDetector:
     # -- body level (accelerometers) ------------------------------------------------------------
     def _body_sync(self, a: int, b: int) -> list[Event]:
         grav = np.stack(
-            [
-                np.stack([self._get(lg.acc, ax, a, b) for ax in ("gx", "gy", "gz")])
-                for lg in self._acc_legs
-                if lg.acc
-            ]
+            [np.stack([self._get(lg.acc, ax, a, b) for ax in ("gx", "gy", "gz")]) for lg in self._acc_legs if lg.acc]
         )
-        moving = np.nanmax(
-            np.stack([self._get(lg.acc, "gross", a, b) for lg in self._acc_legs if lg.acc]), axis=0
-        )
+        moving = np.nanmax(np.stack([self._get(lg.acc, "gross", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
             if leg.emg and leg.sustained is not None:
                 share = leg.sustained.mean(self._strong(leg, a, b)[0][np.newaxis].astype(np.float64))[0]
-                contracting = np.maximum(
-                    contracting, share >= self.params.events.sustained_contraction_fraction
-                )
-        upright = np.nanmax(
-            np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0
-        )
+                contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
+        upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
         self._sleep.push(a, grav, moving, upright, contracting)
         out: list[Event] = []
@@ -416,9 +395,7 @@ class NightDetector:
         return out
 
     def _upright_fraction(self, r: Run) -> float:
-        return max(
-            self._store[lg.acc].fraction("upright", r.start, r.stop) for lg in self._acc_legs if lg.acc
-        )
+        return max(self._store[lg.acc].fraction("upright", r.start, r.stop) for lg in self._acc_legs if lg.acc)
 
     # -- decisions that wait for later data --------------------------------------------------------
     def _release(self, final: bool) -> list[Event]:
@@ -503,8 +480,7 @@ class NightDetector:
                 lo, hi = c.start_s * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
                 now = self._done if final else self._sleep.processed_frames
                 fields["awakening"] = any(
-                    s < hi and lo < e and e - s >= self._f(ev.awakening_min_s)
-                    for s, e in self._sleep.nonsleep(now)
+                    s < hi and lo < e and e - s >= self._f(ev.awakening_min_s) for s, e in self._sleep.nonsleep(now)
                 )
             out.append(Event("cramp", c.start_s, c.end_s, c.leg, fields))
         self._cramps = keep

@@ -21,9 +21,10 @@ class EmgParams:
     mains_peak_ratio: float = 4.0  #: PSD peak over its neighbourhood that counts as mains hum
     default_mains_hz: float = 50.0  #: notched when no hum is found in the probe
     notch_q: float = 30.0  #: quality factor of each mains notch
-    envelope_s: float = 0.5  #: causal RMS window of the envelope
+    envelope_s: float = 0.5  #: causal RMS window of the envelope (activations, leg movements)
+    slow_envelope_s: float = 2.0  #: causal RMS window for sustained contraction (smooths the 1-2 Hz waxing)
     baseline_block_s: float = 10.0  #: the resting level is updated once per block
-    baseline_block_quantile: float = 20.0  #: percentile of frame RMS that summarises a block
+    baseline_block_quantile: float = 50.0  #: percentile of frame RMS that summarises a block
     baseline_history_s: float = 900.0  #: blocks remembered for the resting level
     baseline_quantile: float = 25.0  #: percentile of remembered blocks taken as the resting level
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
@@ -55,10 +56,11 @@ class EventParams:
     plm_min_count: int = 4  #: LMs in a PLM series, at least
     plm_interval_s: tuple[float, float] = (5.0, 90.0)  #: onset-to-onset interval range in a PLM series
     cramp_min_s: float = 10.0  #: a cramp is sustained at least this long
-    cramp_on_ratio: float = 1.8  #: envelope / resting level of a cramping frame (SPEC: +100-500 %)
-    cramp_min_median_ratio: float = 2.0  #: a cramp's median envelope is at least this many times rest
+    cramp_on_ratio: float = 2.0  #: slow envelope / resting level that starts a contraction (SPEC: +100-500 %)
+    cramp_off_ratio: float = 1.6  #: the contraction lasts while the slow envelope stays above this ratio
+    cramp_min_median_ratio: float = 2.0  #: a cramp's median slow envelope is at least this many times rest
     cramp_merge_gap_s: float = 3.0  #: contraction dips up to this long are bridged (waxing and waning)
-    cramp_min_active_fraction: float = 0.6  #: share of a candidate above ``cramp_on_ratio``
+    cramp_min_active_fraction: float = 0.7  #: share of a candidate above ``cramp_off_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
     cramp_end_grace_s: float = 8.0  #: the stretch that ends a cramp (at most half of it) may move the leg
     cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral

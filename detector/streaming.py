@@ -104,9 +104,7 @@ class Framer:
         """Add samples ``start .. start + n`` (features by row); return the frames completed by them."""
         n = sums.shape[-1]
         if start < self._next_sample:
-            raise ValueError(
-                f"samples must arrive in order: got start {start}, expected >= {self._next_sample}"
-            )
+            raise ValueError(f"samples must arrive in order: got start {start}, expected >= {self._next_sample}")
         if n == 0:
             return None
         idx = np.concatenate((self._carry_idx, np.arange(start, start + n, dtype=np.int64)))
@@ -245,9 +243,7 @@ class RunTracker:
                 run = Run(start + a, start + b, start + h if h <= n else -1)
                 if self._pending is not None:
                     gap = run.start - self._pending.stop
-                    blocked = self._break_after_pending or bool(
-                        cbreak[a] - cbreak[max(self._pending.stop - start, 0)]
-                    )
+                    blocked = self._break_after_pending or bool(cbreak[a] - cbreak[max(self._pending.stop - start, 0)])
                     if gap <= self.merge_gap and not blocked:
                         fh = self._pending.first_hi if self._pending.first_hi >= 0 else run.first_hi
                         self._pending = Run(self._pending.start, run.stop, fh)

@@ -154,9 +154,7 @@ class DeviceTimeline:
                 pos0 = int(raw_idx[j])
                 if nxt is not None:
                     self.stats.gaps += 1
-                    self.stats.per_stream_gaps[st.spec.name] = (
-                        self.stats.per_stream_gaps.get(st.spec.name, 0) + 1
-                    )
+                    self.stats.per_stream_gaps[st.spec.name] = self.stats.per_stream_gaps.get(st.spec.name, 0) + 1
             k_end = min(n, j + _WINDOW)
             chain = pos0 + (starts[j:k_end] - starts[j])
             off = np.flatnonzero(np.abs(chain - raw_idx[j:k_end]) > tol[j:k_end])

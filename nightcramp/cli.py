@@ -14,8 +14,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +26,11 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.journal import Journal, JournalWriter, read_journal
 from firmware_bridge.sources import ReplaySource
 from nightcramp import __version__
-from nightcramp.nightjson import night_json, write_night_json, write_private
+from nightcramp.nightjson import iso_time, night_json, write_night_json, write_private
 from nightcramp.progress import Progress
 from nightcramp.report import write_report
 from nightcramp.session import NightResult, NightSession, SessionError, analyze_journal, journal_duration_s
-from nightcramp.text import format_event, format_summary
+from nightcramp.text import clock, format_event, format_summary
 
 log = logging.getLogger("nightcramp")
 RECORDINGS = Path(__file__).resolve().parent.parent / "recordings"
@@ -109,7 +110,7 @@ def _open(path: Path) -> Journal:
     return read_journal(path)
 
 
-def _finish(result: NightResult, journal: Journal, json_path: Path | None, report_path: Path | None) -> dict:
+def _finish(result: NightResult, journal: Journal, json_path: Path | None, report_path: Path | None) -> dict[str, Any]:
     result.start_unix_ns = journal.start_unix_ns
     result.source = {"path": str(journal.path), "format": "nightcramp-journal", "complete": journal.complete}
     doc = night_json(result)
@@ -191,18 +192,20 @@ def _speed(text: str) -> float:
 
 
 def _start_time(journal: Journal) -> str | None:
-    from nightcramp.nightjson import iso_time
-
     return iso_time(journal.start_unix_ns)
 
 
 def _clock(t_s: float, start: str | None) -> str:
-    from nightcramp.text import clock
-
     return clock(t_s, start)
 
 
-async def _replay(journal: Journal, speed: float, on_event, on_notice, progress: Progress) -> NightResult:  # type: ignore[no-untyped-def]
+async def _replay(
+    journal: Journal,
+    speed: float,
+    on_event: Callable[[Event], None],
+    on_notice: Callable[[Notice], None],
+    progress: Progress,
+) -> NightResult:
     session = NightSession(on_event=on_event, on_notice=on_notice)
     async with ReplaySource(journal, speed=speed) as source:
         async for item in source.items():

@@ -51,8 +51,7 @@ def night_json(result: NightResult) -> dict[str, Any]:
             "duration_s": round(result.duration_s, 3),
             "complete": src.get("complete"),
             "streams": [
-                {"name": s.name, "kind": s.kind, "leg": s.leg, "fs_hz": s.fs_hz, "unit": s.unit}
-                for s in result.streams
+                {"name": s.name, "kind": s.kind, "leg": s.leg, "fs_hz": s.fs_hz, "unit": s.unit} for s in result.streams
             ],
             "devices": [
                 {"device": d.device, "profile": d.profile, "leg": d.leg, "name": d.name, "address": d.address}

@@ -27,9 +27,7 @@ class Progress:
                 return
             filled = self.width * pct // 100
             hours = t_s / 3600
-            self.stream.write(
-                f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}%  {hours:4.1f} h"
-            )
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}%  {hours:4.1f} h")
             self.stream.flush()
             self._shown = True
         elif pct // 10 != self._last_pct // 10:

@@ -73,9 +73,7 @@ def render_report(night: Mapping[str, Any]) -> str:
         '<section aria-labelledby="h-headline"><h2 id="h-headline">Headline</h2><div class="headline">',
     ]
     for num, label in cards:
-        parts.append(
-            f'<div class="card"><div class="num">{esc(num)}</div><div class="lbl">{esc(label)}</div></div>'
-        )
+        parts.append(f'<div class="card"><div class="num">{esc(num)}</div><div class="lbl">{esc(label)}</div></div>')
     parts.append("</div></section>")
     parts.append(_timeline(night))
     parts.append(_cramp_table(night))
@@ -93,11 +91,7 @@ def _timeline(night: Mapping[str, Any]) -> str:
     src = night["source"]
     total = max(float(src["duration_s"]), 1.0)
     start = src.get("start_time")
-    rows = [
-        r
-        for r in ROWS
-        if any(e["kind"] == r[0] and (r[1] is None or e["leg"] == r[1]) for e in night["events"])
-    ]
+    rows = [r for r in ROWS if any(e["kind"] == r[0] and (r[1] is None or e["leg"] == r[1]) for e in night["events"])]
     rows = rows or [ROWS[0]]
     left, width, row_h = 150, 860, 22
     height = 30 + row_h * len(rows)
@@ -112,9 +106,7 @@ def _timeline(night: Mapping[str, Any]) -> str:
     for i in range(0, 9):
         x = left + width * i / 8
         out.append(f'<line x1="{x:.1f}" y1="18" x2="{x:.1f}" y2="{height}" stroke="#ddd"/>')
-        out.append(
-            f'<text x="{x:.1f}" y="12" text-anchor="middle">{esc(clock(total * i / 8, start)[:5])}</text>'
-        )
+        out.append(f'<text x="{x:.1f}" y="12" text-anchor="middle">{esc(clock(total * i / 8, start)[:5])}</text>')
     for r, (kind, leg, label, colour) in enumerate(rows):
         y = 22 + r * row_h
         out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>')

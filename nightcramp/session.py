@@ -99,9 +99,7 @@ class NightSession:
             if item.kind == "marker":
                 self._markers.append(item)
                 if self._detector is not None:
-                    self._emit(
-                        self._detector.add_marker(item.t_ns / 1e9, str(item.fields.get("label", "marker")))
-                    )
+                    self._emit(self._detector.add_marker(item.t_ns / 1e9, str(item.fields.get("label", "marker"))))
             else:
                 self.connection_events.append(item)
 
@@ -167,9 +165,7 @@ class NightSession:
                 for spec in dev.profile.streams(dev.info.settings):
                     leg = dev.info.leg
                     streams.append(
-                        StreamInfo(
-                            dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale
-                        )
+                        StreamInfo(dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale)
                     )
             if not streams:
                 raise SessionError("the recording describes no EMG or accelerometer stream")

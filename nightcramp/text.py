@@ -20,7 +20,7 @@ def clock(t_s: float | None, start_time: str | None) -> str:
 def duration(s: float | None, *, seconds: bool = False) -> str:
     if s is None:
         return "-"
-    total = int(round(s))
+    total = round(s)
     h, rem = divmod(total, 3600)
     m, sec = divmod(rem, 60)
     if seconds:
@@ -63,9 +63,7 @@ def format_summary(night: Mapping[str, Any]) -> str:
     if n == 0:
         lines.append("Cramps: none detected")
     else:
-        legs = ", ".join(
-            f"{s[f'cramp_count_{leg}']} {leg}" for leg in ("left", "right") if s[f"cramp_count_{leg}"]
-        )
+        legs = ", ".join(f"{s[f'cramp_count_{leg}']} {leg}" for leg in ("left", "right") if s[f"cramp_count_{leg}"])
         lines.append(
             f"Cramps: {n} ({legs}); total {duration(s['cramp_total_s'])}, longest {duration(s['cramp_longest_s'])}, "
             f"median {duration(s['cramp_median_s'])}; {s['cramps_followed_by_awakening']} followed by an awakening"

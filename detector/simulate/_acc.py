@@ -99,9 +99,7 @@ def _add_walk(out: npt.NDArray[np.float32], scn: Scenario, walk: Walk, leg: str,
         return
     t = np.arange(i0, i1) / fs
     env = plateau(t, walk.start_s, walk.end_s, 1.0)
-    phase = walk_phase(
-        t, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0)
-    )
+    phase = walk_phase(t, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0))
     omega = math.pi * walk.cadence_hz  # stride angular frequency
     theta = math.radians(walk.swing_deg)
     arg = 2.0 * math.pi * (phase + 0.25)

@@ -192,9 +192,7 @@ class NightConfig:
             )
         if self.n_cramps is not None:
             if isinstance(self.n_cramps, bool) or not isinstance(self.n_cramps, int | np.integer):
-                raise ValueError(
-                    f"n_cramps must be an integer 0..{_MAX_CRAMPS} or None; got {self.n_cramps!r}"
-                )
+                raise ValueError(f"n_cramps must be an integer 0..{_MAX_CRAMPS} or None; got {self.n_cramps!r}")
             _check_range("n_cramps", int(self.n_cramps), 0, _MAX_CRAMPS, "cramps (or None)")
             fit = max_cramps_that_fit(self.duration_s, lo_hi[0], plm=self.plm is True)
             if self.n_cramps > fit:

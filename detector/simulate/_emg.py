@@ -70,9 +70,7 @@ def render_emg(
     sos, gain = shaping_filter(fs, rng.uniform(*_LP_HZ))
     white_uv = rng.uniform(0.7, 1.3)
     _, zi = signal.sosfilt(sos, rng.standard_normal(int(fs)), zi=np.zeros((sos.shape[0], 2)))
-    harmonics = [
-        (k, a, rng.uniform(0.0, 2.0 * math.pi)) for k, a in _HUM_HARMONICS if k * plan.mains_hz < 0.45 * fs
-    ]
+    harmonics = [(k, a, rng.uniform(0.0, 2.0 * math.pi)) for k, a in _HUM_HARMONICS if k * plan.mains_hz < 0.45 * fs]
     table = _hum_table(harmonics) if harmonics and np.any(hum) else None
     # One generator per noise stream: the samples do not depend on the chunk size.
     muscle_rng, amp_rng = (np.random.default_rng(int(s)) for s in rng.integers(0, 2**63 - 1, size=2))
@@ -116,9 +114,7 @@ def _hum_table(harmonics: list[tuple[int, float, float]]) -> npt.NDArray[np.floa
     return np.asarray(wave, dtype=np.float32)
 
 
-def _hum_unit(
-    idx: F64, fs: float, plan: ArtifactPlan, table: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
+def _hum_unit(idx: F64, fs: float, plan: ArtifactPlan, table: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Mains waveform with unit fundamental amplitude; the phase stays exact over the whole night."""
     cycles = idx * (plan.mains_hz / fs) + plan.mains_phase / (2.0 * math.pi)
     pos = (cycles - np.floor(cycles)) * _HUM_TABLE
@@ -136,9 +132,7 @@ def _grids(
     tone = np.ones(n_grid)
     for seg in scn.tones:
         k0, tt = grid_span(seg.start_s - _TONE_RAMP_S, seg.end_s + _TONE_RAMP_S, n_grid)
-        tone[k0 : k0 + len(tt)] += (scn.tone_levels[seg.kind] - 1.0) * plateau(
-            tt, seg.start_s, seg.end_s, _TONE_RAMP_S
-        )
+        tone[k0 : k0 + len(tt)] += (scn.tone_levels[seg.kind] - 1.0) * plateau(tt, seg.start_s, seg.end_s, _TONE_RAMP_S)
     act = rest * tone
     hum = np.zeros(n_grid)
     for c in scn.cramps:
@@ -160,9 +154,7 @@ def _grids(
     for walk in scn.walks:
         k0, tt = grid_span(walk.start_s - 1.0, walk.end_s + 1.0, n_grid)
         env = plateau(tt, walk.start_s, walk.end_s, 1.0)
-        phase = walk_phase(
-            tt, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0)
-        )
+        phase = walk_phase(tt, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0))
         push = np.cos(np.pi * np.clip((phase - 0.35) / 0.3, -0.5, 0.5)) ** 2
         act[k0 : k0 + len(tt)] += walk.push_uv * env * push
     for s in plan.stretches:
@@ -192,9 +184,7 @@ def _add_low_frequency(
     """Motion artifact (< 15 Hz) of movements, heel-strike transients, lead-off wander, clipping offsets."""
     n = len(out)
     pieces: list[tuple[float, float, float, float, tuple[float, float] | None]] = [
-        (b.start_s, b.end_s, b.ramp_s, b.lf_uv, (0.5, 15.0))
-        for b in scn.bursts
-        if b.leg == leg and b.lf_uv > 0.0
+        (b.start_s, b.end_s, b.ramp_s, b.lf_uv, (0.5, 15.0)) for b in scn.bursts if b.leg == leg and b.lf_uv > 0.0
     ]
     for s in plan.stretches:
         if s.leg == leg and s.reason in ("lead_off", "motion", "clipping"):
@@ -211,9 +201,7 @@ def _add_low_frequency(
     for walk in scn.walks:
         i0, i1 = index_range(walk.start_s - 1.0, walk.end_s + 1.0, fs, n)
         t = np.arange(i0, i1) / fs
-        phase = walk_phase(
-            t, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0)
-        )
+        phase = walk_phase(t, walk.start_s, walk.cadence_hz, walk.phase_rad + (math.pi if leg == "right" else 0.0))
         stride_s = 2.0 / walk.cadence_hz
         own, other = phase * stride_s, ((phase - 0.5) % 1.0) * stride_s
         impact = _transient(own) + 0.3 * _transient(other)

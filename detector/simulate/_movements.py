@@ -215,9 +215,7 @@ class Recorder:
                     )
                 )
             t = w_end + rng.uniform(5.0, 40.0)
-        self.truth.append(
-            Event("out_of_bed", start_s + up_s / 2, (end_s - down_s / 2) if lie_down else end_s, None)
-        )
+        self.truth.append(Event("out_of_bed", start_s + up_s / 2, (end_s - down_s / 2) if lie_down else end_s, None))
 
     # -- sleep ---------------------------------------------------------------------------------------
     def plm_series(self, start_s: float, length_s: float) -> None:
@@ -320,9 +318,7 @@ def score_plm(lms: list[Event], wake_bouts: list[tuple[float, float]]) -> list[E
     for lm in ordered:
         if run:
             iv = lm.start_s - run[-1].start_s
-            if PLM_MIN_INTERVAL_S <= iv <= PLM_MAX_INTERVAL_S and _same_bout(
-                run[-1].start_s, lm.start_s, wake_bouts
-            ):
+            if PLM_MIN_INTERVAL_S <= iv <= PLM_MAX_INTERVAL_S and _same_bout(run[-1].start_s, lm.start_s, wake_bouts):
                 run.append(lm)
                 continue
             flush()

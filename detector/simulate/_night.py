@@ -37,9 +37,7 @@ def simulate_night(config: NightConfig = _DEFAULT_CONFIG, *, rng: np.random.Gene
         If ``rng`` is not a :class:`numpy.random.Generator`.
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng)!r}"
-        )
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng)!r}")
     if not isinstance(config, NightConfig):
         raise TypeError(f"config must be a NightConfig; got {type(config)!r}")
     # Independent streams for the timeline, the artifacts and each leg's signals, so that e.g. adding

@@ -160,9 +160,7 @@ class _Timeline:
             _CrampSpec(s.leg, s.dur_s, s.wakes, s.oob, fitted[4 + 2 * i], fitted[5 + 2 * i])
             for i, s in enumerate(specs)
         ]
-        blocks: list[tuple[_CrampSpec | _WakeSpec | None, float]] = [
-            (s, s.pre_s + s.dur_s + s.post_s) for s in specs
-        ]
+        blocks: list[tuple[_CrampSpec | _WakeSpec | None, float]] = [(s, s.pre_s + s.dur_s + s.post_s) for s in specs]
         if plm_on:
             blocks.append((None, plm_s))
         for _ in range(rng.poisson(cfg.awakening_rate_per_h * sleep_s / 3600.0)):
@@ -228,12 +226,8 @@ class _Timeline:
                 rec.awake_in_bed(up_end, back)
             else:
                 stretch_end = end + rng.uniform(1.5, 5.0)
-                rec.motion(
-                    end - rng.uniform(0.5, 1.5), stretch_end, strength=2.5, legs=(spec.leg,), emg=False
-                )
-                rec.awake_in_bed(
-                    max(w0, end), back, turns=int(rng.random() < 0.3), settle_s=stretch_end + 5.0
-                )
+                rec.motion(end - rng.uniform(0.5, 1.5), stretch_end, strength=2.5, legs=(spec.leg,), emg=False)
+                rec.awake_in_bed(max(w0, end), back, turns=int(rng.random() < 0.3), settle_s=stretch_end + 5.0)
             rec.truth.append(Event("awakening", w0, back, None, {"cause": "cramp"}))
             self.wake_bouts.append((w0, back))
         else:
@@ -277,9 +271,7 @@ class _Timeline:
         plateau = np.maximum(plateau, 1.0 + pre_gain + 0.3)
         m = 1.0 + pre_gain * smoothstep((tg - pre_onset) / (onset - pre_onset))
         m = np.where(tg >= onset, m + (plateau - m) * smoothstep((tg - onset) / rise_s), m)
-        m = np.where(
-            tg >= end - fall_s, 1.0 + (m - 1.0) * (1.0 - smoothstep((tg - end + fall_s) / fall_s)), m
-        )
+        m = np.where(tg >= end - fall_s, 1.0 + (m - 1.0) * (1.0 - smoothstep((tg - end + fall_s) / fall_s)), m)
         m[tg >= end] = 1.0
         peak_uv = float(np.max(self.rest_at(leg, tg[held]) * m[held]))
         mmg_g = rng.uniform(0.004, 0.010)

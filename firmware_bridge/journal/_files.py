@@ -10,9 +10,7 @@ from firmware_bridge.errors import JournalExistsError, JournalIOError
 
 __all__ = ["create_private", "os_reason", "write_all"]
 
-_CREATE_FLAGS = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-)
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def os_reason(exc: OSError) -> str:

@@ -56,9 +56,7 @@ RECORD_HEAD = struct.Struct("<BII")
 #: Start of a DATA payload: u8 device, i64 receive time in ns since t=0.
 DATA_HEAD = struct.Struct("<Bq")
 #: A DATA record's fixed part as a packed numpy record: RECORD_HEAD then DATA_HEAD (18 bytes).
-DATA_DTYPE = np.dtype(
-    [("type", "u1"), ("length", "<u4"), ("crc", "<u4"), ("device", "u1"), ("t", "<i8")], align=False
-)
+DATA_DTYPE = np.dtype([("type", "u1"), ("length", "<u4"), ("crc", "<u4"), ("device", "u1"), ("t", "<i8")], align=False)
 #: Offset of the notification payload in a DATA record.
 DATA_FIXED = DATA_DTYPE.itemsize
 #: ``CRC_INIT[t] == zlib.crc32(bytes([t]))``: the CRC of a record's type byte, to continue over its payload.

@@ -75,9 +75,7 @@ class RecordIndex:
                 out.append(make(RecordType.DATA, offset, t, device, payload, None))
             else:
                 kind = _RECORD_TYPES[rtype]
-                out.append(
-                    make(kind, offset, None if kind is RecordType.DEVICE else t, device, None, objs[k])
-                )
+                out.append(make(kind, offset, None if kind is RecordType.DEVICE else t, device, None, objs[k]))
         return out
 
 

@@ -167,9 +167,7 @@ def read_journal(path: str | os.PathLike[str]) -> Journal:
     except FileNotFoundError:
         raise JournalNotFoundError(p) from None
     except IsADirectoryError:
-        raise JournalFormatError(
-            p, f"{p} is a directory; pass the path of a .ncr journal file inside it"
-        ) from None
+        raise JournalFormatError(p, f"{p} is a directory; pass the path of a .ncr journal file inside it") from None
     except OSError as exc:
         raise JournalIOError(p, "read", exc.strerror or str(exc)) from exc
     compressed = data[:2] == _GZIP_MAGIC
@@ -269,9 +267,7 @@ def _scan(data: bytes, start: int) -> tuple[list[int], int]:
     return offsets, off
 
 
-def _journal(
-    path: Path, version: int, data: bytes, offsets: list[int], stop: int, *, compressed: bool
-) -> Journal:
+def _journal(path: Path, version: int, data: bytes, offsets: list[int], stop: int, *, compressed: bool) -> Journal:
     raw = np.frombuffer(data, dtype=np.uint8)
     offs = np.asarray(offsets, dtype=np.int64)
     types = raw[offs]
@@ -288,9 +284,7 @@ def _journal(
     keep &= ~unknown & ~short
     skipped_invalid = int(np.count_nonzero(short))
     if skipped_invalid:
-        log.warning(
-            "%s: %d DATA records too short to hold a device and a time were skipped", path, skipped_invalid
-        )
+        log.warning("%s: %d DATA records too short to hold a device and a time were skipped", path, skipped_invalid)
 
     header: dict[str, Any] | None = None
     if len(offs):
@@ -356,9 +350,7 @@ def _journal(
         records=RecordSequence(index),
         complete=end_obj is not None,
         end=end_obj,
-        ignored_tail_bytes=len(data) - min(stop, len(data))
-        if offsets or len(data) >= PREAMBLE.size
-        else len(data),
+        ignored_tail_bytes=len(data) - min(stop, len(data)) if offsets or len(data) >= PREAMBLE.size else len(data),
         skipped_unknown=int(np.count_nonzero(unknown)),
         skipped_invalid=skipped_invalid,
         compressed=compressed,

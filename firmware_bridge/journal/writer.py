@@ -134,9 +134,7 @@ class JournalWriter:
         self._packets = 0
         self._devices: set[int] = set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._flush_loop, name=f"journal {self._path.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._flush_loop, name=f"journal {self._path.name}", daemon=True)
         self._thread.start()
         log.debug("journal %s created", self._path)
 
@@ -233,8 +231,7 @@ class JournalWriter:
         t = np.asarray(t_rx_ns)
         if t.ndim != 1 or t.shape[0] != len(payloads):
             raise ValueError(
-                f"t_rx_ns must be 1-D with one time per payload; "
-                f"got shape {t.shape} for {len(payloads)} payloads"
+                f"t_rx_ns must be 1-D with one time per payload; got shape {t.shape} for {len(payloads)} payloads"
             )
         if t.size and t.dtype.kind not in "iu":
             raise ValueError(f"t_rx_ns must hold integer ns; got dtype {t.dtype}")

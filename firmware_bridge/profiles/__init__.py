@@ -13,9 +13,7 @@ def get_profile(name: str) -> DeviceProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise KeyError(
-            f"unknown device profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}"
-        ) from None
+        raise KeyError(f"unknown device profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}") from None
 
 
 __all__ = ["PROFILES", "Decoded", "DeviceProfile", "SampleBlock", "StreamSpec", "get_profile"]

@@ -64,25 +64,17 @@ class NusEmgProfile:
             out.append(StreamSpec("emg", "emg", ("emg",), "uV", float(settings["emg_fs_hz"]), 32767 * scale))
         if settings.get("acc_fs_hz"):
             scale = float(settings.get("acc_g_per_count", 0.001))
-            out.append(
-                StreamSpec("acc", "acc", ("x", "y", "z"), "g", float(settings["acc_fs_hz"]), 32767 * scale)
-            )
+            out.append(StreamSpec("acc", "acc", ("x", "y", "z"), "g", float(settings["acc_fs_hz"]), 32767 * scale))
         return tuple(out)
 
     def matches(self, name: str | None, service_uuids: Sequence[str]) -> bool:
-        return (
-            NUS_SERVICE in {u.lower() for u in service_uuids}
-            and bool(name)
-            and "cramp" in (name or "").lower()
-        )
+        return NUS_SERVICE in {u.lower() for u in service_uuids} and bool(name) and "cramp" in (name or "").lower()
 
     def start_commands(self, settings: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         return [(NUS_RX, b"?"), (NUS_RX, b"b")]
 
     # -- decoding --------------------------------------------------------------------------------
-    def decode(
-        self, payloads: Sequence[bytes], t_rx_ns: npt.ArrayLike, settings: Mapping[str, Any]
-    ) -> Decoded:
+    def decode(self, payloads: Sequence[bytes], t_rx_ns: npt.ArrayLike, settings: Mapping[str, Any]) -> Decoded:
         """Decode notifications; frames of each stream keep their arrival order."""
         t_rx = np.asarray(t_rx_ns, dtype=np.int64).reshape(-1)
         if t_rx.size != len(payloads):
@@ -118,9 +110,7 @@ class NusEmgProfile:
 
 
 def _scale(name: str, settings: Mapping[str, Any]) -> float:
-    return float(
-        settings.get("emg_uv_per_count", 0.1) if name == "emg" else settings.get("acc_g_per_count", 0.001)
-    )
+    return float(settings.get("emg_uv_per_count", 0.1) if name == "emg" else settings.get("acc_g_per_count", 0.001))
 
 
 def _decode_stream(
@@ -136,9 +126,7 @@ def _decode_stream(
         return None, 0
     ln = lengths[sel]
     ok = (ln > HEADER_BYTES) & ((ln - HEADER_BYTES) % (2 * n_ch) == 0)
-    n_declared = np.fromiter(
-        (payloads[i][7] if lengths[i] > 7 else 0 for i in sel), dtype=np.int64, count=sel.size
-    )
+    n_declared = np.fromiter((payloads[i][7] if lengths[i] > 7 else 0 for i in sel), dtype=np.int64, count=sel.size)
     ok &= (n_declared > 0) & (n_declared * 2 * n_ch == ln - HEADER_BYTES)
     good = sel[ok]
     bad = int(sel.size - good.size)

@@ -77,7 +77,13 @@ def synthesize(
         gap_mask: list[npt.NDArray[np.bool_]] = []
         if leg in night.emg and cfg.emg_fs_hz:
             pk, missing = _stream_packets(
-                dev, "emg", night.emg[leg][np.newaxis, :] / emg_uv_per_count, cfg.emg_fs_hz, boot_us, rng, frame_s
+                dev,
+                "emg",
+                night.emg[leg][np.newaxis, :] / emg_uv_per_count,
+                cfg.emg_fs_hz,
+                boot_us,
+                rng,
+                frame_s,
             )
             items += pk
             gap_mask.append(missing)
@@ -130,9 +136,7 @@ def _connection_events(dev: int, night: SimulatedNight, leg: str) -> list[Item]:
     out: list[Item] = []
     for ev in night.truth:
         if ev.kind == "signal_gap" and ev.leg == leg and ev.duration_s > LONG_DROPOUT_S:
-            out.append(
-                JournalEvent(int((ev.start_s + 2.0) * 1e9), "disconnected", dev, {"reason": "link lost"})
-            )
+            out.append(JournalEvent(int((ev.start_s + 2.0) * 1e9), "disconnected", dev, {"reason": "link lost"}))
             out.append(JournalEvent(int(ev.end_s * 1e9), "connected", dev, {}))
     return out
 

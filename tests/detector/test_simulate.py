@@ -102,9 +102,7 @@ def test_chunked_generation_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> 
         (1000.0, None, ("left",)),
     ],
 )
-def test_streams_have_the_configured_layout(
-    emg_fs: float | None, acc_fs: float | None, legs: tuple[str, ...]
-) -> None:
+def test_streams_have_the_configured_layout(emg_fs: float | None, acc_fs: float | None, legs: tuple[str, ...]) -> None:
     duration = 300.0
     n = night(1, duration_s=duration, emg_fs_hz=emg_fs, acc_fs_hz=acc_fs, legs=legs, **CLEAN)
     assert set(n.emg) == (set(legs) if emg_fs else set())
@@ -288,10 +286,7 @@ def test_cramp_shows_mechanomyography_in_a_still_limb(cramp_nights: list[Simulat
             quiet = np.median(window_rms(mag, fs, pre - 60.0, pre - 2.0))
             ratios.append(core / quiet)
             low = a[:, int(t0 * fs) : int(t1 * fs)]
-            assert (
-                np.ptp(signal.sosfiltfilt(signal.butter(2, 1.0, fs=fs, output="sos"), low), axis=1).max()
-                < 0.1
-            )
+            assert np.ptp(signal.sosfiltfilt(signal.butter(2, 1.0, fs=fs, output="sos"), low), axis=1).max() < 0.1
     assert len(ratios) >= 5
     assert min(ratios) > 1.1
     assert np.median(ratios) > 1.3

@@ -69,9 +69,7 @@ def test_frame_of_samples_is_exact() -> None:
         assert np.array_equal(frame_of_samples(idx[:3000], fs=r, frame_hz=10), expect)
 
 
-def framer_oracle(
-    x: np.ndarray, present: np.ndarray, fs: float, n_frames: int
-) -> tuple[np.ndarray, np.ndarray]:
+def framer_oracle(x: np.ndarray, present: np.ndarray, fs: float, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Slow per-sample loop: sums and counts per frame."""
     r = rational_rate(fs)
     sums, counts = np.zeros(n_frames), np.zeros(n_frames, dtype=int)
@@ -124,9 +122,7 @@ def test_causal_window_mean_matches_loop() -> None:
     w = 7
     expect = np.array(
         [
-            np.nanmean(x[max(0, i - w + 1) : i + 1])
-            if np.isfinite(x[max(0, i - w + 1) : i + 1]).any()
-            else np.nan
+            np.nanmean(x[max(0, i - w + 1) : i + 1]) if np.isfinite(x[max(0, i - w + 1) : i + 1]).any() else np.nan
             for i in range(x.size)
         ]
     )
@@ -135,9 +131,7 @@ def test_causal_window_mean_matches_loop() -> None:
     np.testing.assert_allclose(got, expect, equal_nan=True)
 
 
-def run_tracker_oracle(
-    mask: np.ndarray, hi: np.ndarray, brk: np.ndarray, gap: int
-) -> list[tuple[int, int, int]]:
+def run_tracker_oracle(mask: np.ndarray, hi: np.ndarray, brk: np.ndarray, gap: int) -> list[tuple[int, int, int]]:
     runs = mask_to_runs(mask).tolist()
     out: list[list[int]] = []
     for a, b in runs:

@@ -79,9 +79,7 @@ def _header_bytes(version: int = JOURNAL_VERSION) -> bytes:
 LEFT = DeviceInfo(0, "acme-band", 2, "left", "Band L", "AA:BB:CC:00:00:01", {"emg_fs_hz": 1000})
 RIGHT = DeviceInfo(1, "acme-band", 2, "right", "Band R", "AA:BB:CC:00:00:02", {"emg_fs_hz": 1000})
 SPARE = DeviceInfo(7, "other-band", 1, None, None, None, {})
-RIGHT_AFTER_RECONNECT = DeviceInfo(
-    1, "acme-band", 2, "right", "Band R", "AA:BB:CC:00:00:02", {"emg_fs_hz": 500}
-)
+RIGHT_AFTER_RECONNECT = DeviceInfo(1, "acme-band", 2, "right", "Band R", "AA:BB:CC:00:00:02", {"emg_fs_hz": 500})
 
 
 def _write_small(path: Path) -> dict[int, list[tuple[int, bytes]]]:
@@ -281,9 +279,7 @@ def test_unknown_record_types_are_skipped_and_counted(small: tuple[Path, Any], t
     future.write_bytes(data[:cut] + _record(42, b"from a newer writer") + _record(0, b"") + data[cut:])
     journal = read_journal(future)
     assert journal.skipped_unknown == 2
-    assert [(r.type, r.payload, r.obj) for r in journal.records] == [
-        (r.type, r.payload, r.obj) for r in full.records
-    ]
+    assert [(r.type, r.payload, r.obj) for r in journal.records] == [(r.type, r.payload, r.obj) for r in full.records]
     assert journal.complete
 
 
@@ -325,9 +321,7 @@ def _expected_after_cut(full: Journal, size: int, cut: int) -> tuple[bool, list[
     return cut >= header_end, kept, cut - used
 
 
-def test_every_truncation_point_opens_with_the_records_before_the_cut(
-    small: tuple[Path, Any], tmp_path: Path
-) -> None:
+def test_every_truncation_point_opens_with_the_records_before_the_cut(small: tuple[Path, Any], tmp_path: Path) -> None:
     path, _ = small
     data = path.read_bytes()
     full = read_journal(path)
@@ -416,9 +410,7 @@ time.sleep(3600)
 
 def _spawn_writer(path: Path, rate_hz: float, count: int = -1) -> subprocess.Popen[str]:
     root = Path(firmware_bridge.__file__).resolve().parent.parent
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(rate_hz), str(count)],
         stdout=subprocess.PIPE,
@@ -504,9 +496,7 @@ def test_the_flusher_thread_writes_a_quiet_buffer(tmp_path: Path) -> None:
             time.sleep(0.02)
 
 
-def test_the_hot_path_makes_no_system_call_per_packet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_hot_path_makes_no_system_call_per_packet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real_write = os.write
 
@@ -715,9 +705,7 @@ def test_a_hand_made_journal_reads(tmp_path: Path) -> None:
     assert t.tolist() == [-5] and payloads == [b"\x01\x02"]
     data_record = journal.records[1]
     assert data_record == Record(RecordType.DATA, data_record.offset, -5, 1, b"\x01\x02")
-    assert journal.records[0] == Record(
-        RecordType.DEVICE, journal.records[0].offset, None, 1, obj=RIGHT.to_json()
-    )
+    assert journal.records[0] == Record(RecordType.DEVICE, journal.records[0].offset, None, 1, obj=RIGHT.to_json())
     assert [m.label for m in journal.markers()] == ["cramp"]
 
 

@@ -15,9 +15,7 @@ SETTINGS = PROFILE.default_settings()
 
 
 def test_frame_bytes_follow_the_documented_layout() -> None:
-    frame = encode_frames(
-        "emg", np.array([[1, -2, 300]]), frame_samples=3, t0_us=70_000.0, fs_hz=1000.0, seq0=65535
-    )[0]
+    frame = encode_frames("emg", np.array([[1, -2, 300]]), frame_samples=3, t0_us=70_000.0, fs_hz=1000.0, seq0=65535)[0]
     version_stream, seq, t0, n = struct.unpack_from("<BHIB", frame)
     assert (version_stream, seq, t0, n) == (0x10, 65535, 70_000, 3)
     assert frame[8:] == struct.pack("<3h", 1, -2, 300)

@@ -50,7 +50,7 @@ def test_lost_frames_become_gaps_and_samples_keep_their_time() -> None:
 
 def test_device_clock_wrap_is_unwrapped() -> None:
     wrap_us = 2**32
-    payloads, t_rx, x = night(20000, boot_us=wrap_us - 3e6, lost=set())  # wraps after 3 s
+    payloads, t_rx, _x = night(20000, boot_us=wrap_us - 3e6, lost=set())  # wraps after 3 s
     placed = place(payloads, t_rx, batch=50)
     assert list(placed) == [6] and placed[6].size == 20000
 

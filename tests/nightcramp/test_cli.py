@@ -21,7 +21,20 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 def test_simulate_then_analyze_writes_private_json_and_report(tmp_path: Path) -> None:
     rec = tmp_path / "n.ncr"
-    p = run("simulate", str(rec), "--hours", "0.4", "--emg-fs", "500", "--acc-fs", "50", "--seed", "5", "--cramps", "1")
+    p = run(
+        "simulate",
+        str(rec),
+        "--hours",
+        "0.4",
+        "--emg-fs",
+        "500",
+        "--acc-fs",
+        "50",
+        "--seed",
+        "5",
+        "--cramps",
+        "1",
+    )
     assert p.returncode == 0, p.stderr
     truth = json.loads((tmp_path / "n.truth.json").read_text())
     assert truth["schema"] == "cramp-truth/1" and sum(e["kind"] == "cramp" for e in truth["events"]) == 1

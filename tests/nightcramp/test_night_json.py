@@ -13,14 +13,41 @@ from firmware_bridge.journal import read_journal
 from nightcramp.nightjson import night_json, write_night_json
 from nightcramp.session import analyze_journal
 
-SOURCE_KEYS = {"path", "format", "start_time", "duration_s", "complete", "streams", "devices", "packets",
-               "malformed_packets", "mains_hz"}
+SOURCE_KEYS = {
+    "path",
+    "format",
+    "start_time",
+    "duration_s",
+    "complete",
+    "streams",
+    "devices",
+    "packets",
+    "malformed_packets",
+    "mains_hz",
+}
 STREAM_KEYS = {"name", "kind", "leg", "fs_hz", "unit"}
 SUMMARY_KEYS = {
-    "duration_s", "cramp_count", "cramp_count_left", "cramp_count_right", "cramp_total_s", "cramp_longest_s",
-    "cramp_median_s", "cramps_followed_by_awakening", "sleep_onset_s", "final_wake_s", "sleep_period_s",
-    "total_sleep_s", "waso_s", "awakening_count", "out_of_bed_count", "lm_count", "plm_count", "plms_index",
-    "large_movement_count", "marker_count", "streams",
+    "duration_s",
+    "cramp_count",
+    "cramp_count_left",
+    "cramp_count_right",
+    "cramp_total_s",
+    "cramp_longest_s",
+    "cramp_median_s",
+    "cramps_followed_by_awakening",
+    "sleep_onset_s",
+    "final_wake_s",
+    "sleep_period_s",
+    "total_sleep_s",
+    "waso_s",
+    "awakening_count",
+    "out_of_bed_count",
+    "lm_count",
+    "plm_count",
+    "plms_index",
+    "large_movement_count",
+    "marker_count",
+    "streams",
 }
 KIND_FIELDS = {
     "cramp": {"peak_uv", "evidence", "confidence", "awakening"},
@@ -36,7 +63,11 @@ def doc(short_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     journal = read_journal(short_recording)
     result = analyze_journal(journal)
     result.start_unix_ns = journal.start_unix_ns
-    result.source = {"path": str(short_recording), "format": "nightcramp-journal", "complete": journal.complete}
+    result.source = {
+        "path": str(short_recording),
+        "format": "nightcramp-journal",
+        "complete": journal.complete,
+    }
     out = tmp_path_factory.mktemp("json") / "night.json"
     write_night_json(result, out)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -56,7 +56,10 @@ def push_night(night: SimulatedNight, rng: np.random.Generator | None) -> list[E
     det = NightDetector(streams)
     pieces: list[tuple[float, str, int, np.ndarray]] = []
     for leg in cfg.legs:
-        for kind, arr, fs in (("emg", night.emg[leg][np.newaxis], cfg.emg_fs_hz), ("acc", night.acc[leg], cfg.acc_fs_hz)):
+        for kind, arr, fs in (
+            ("emg", night.emg[leg][np.newaxis], cfg.emg_fs_hz),
+            ("acc", night.acc[leg], cfg.acc_fs_hz),
+        ):
             ok = np.isfinite(arr).all(axis=0)
             for a, b in mask_to_runs(ok).tolist():
                 cuts = [] if rng is None else sorted(rng.integers(a + 1, b, size=int(rng.integers(0, 40))).tolist())
