@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import math
@@ -290,9 +291,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not 0.01 <= args.resolution_uv <= 10:
         raise UserError(f"--resolution-uv must be between 0.01 and 10 µV, got {args.resolution_uv}")
     devices, items = synthesize(night, rng=rng, emg_uv_per_count=args.resolution_uv)
-    with JournalWriter(
-        out, software=f"nightcramp {__version__}", meta={"simulated": True, "seed": args.seed}
-    ) as writer:
+    start_ns = _bedtime_ns(np.random.default_rng([args.seed, 1]))
+    meta = {"simulated": True, "seed": args.seed}
+    with JournalWriter(out, software=f"nightcramp {__version__}", meta=meta, start_unix_ns=start_ns) as writer:
         for info in devices:
             writer.add_device(info)
         _write_items(writer, items)
@@ -303,6 +304,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"{n_cramps} simulated cramps) and its ground truth {truth_path}"
     )
     return 0
+
+
+def _bedtime_ns(rng: np.random.Generator) -> int:
+    """A plausible start for a simulated night: last evening between 22:30 and 24:00, local time."""
+    now = dt.datetime.now().astimezone()
+    day = now.date() - dt.timedelta(days=0 if now.hour >= 22 else 1)
+    start = dt.datetime.combine(day, dt.time(22, 30), tzinfo=now.tzinfo)
+    return int((start + dt.timedelta(minutes=int(rng.integers(0, 90)))).timestamp() * 1e9)
 
 
 def _write_items(writer: JournalWriter, items: Sequence[object]) -> None:
