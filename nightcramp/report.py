@@ -106,7 +106,9 @@ def _timeline(night: Mapping[str, Any]) -> str:
     for i in range(0, 9):
         x = left + width * i / 8
         out.append(f'<line x1="{x:.1f}" y1="18" x2="{x:.1f}" y2="{height}" stroke="#ddd"/>')
-        out.append(f'<text x="{x:.1f}" y="12" text-anchor="middle">{esc(clock(total * i / 8, start)[:5])}</text>')
+        anchor = "start" if i == 0 else "end" if i == 8 else "middle"
+        label = esc(clock(total * i / 8, start)[:5])
+        out.append(f'<text x="{x:.1f}" y="12" text-anchor="{anchor}">{label}</text>')
     for r, (kind, leg, label, colour) in enumerate(rows):
         y = 22 + r * row_h
         out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>')
