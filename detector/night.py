@@ -68,10 +68,12 @@ class StreamInfo:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A provisional, live-only message (not part of the night's events)."""
+    """A provisional, live-only message (not part of the night's events): at ``t_s`` a contraction on
+    ``leg`` has been sustained since ``since_s`` long enough to be a cramp, and nothing rules it out yet."""
 
     t_s: float
-    text: str
+    kind: str
+    since_s: float
     leg: str | None = None
 
 
@@ -315,17 +317,22 @@ class NightDetector:
 
     def _notice(self, leg: _Leg, b: int) -> None:
         run = leg.c1.open_run
-        if run is None or leg.noticed == run.start:
+        if run is None or run.first_hi < 0 or leg.noticed == run.first_hi:
             return
-        if b - run.start >= self._f(self.params.events.cramp_min_s):
-            leg.noticed = run.start
-            self.notices.append(
-                Notice(
-                    b / self.fh,
-                    f"possible cramp on the {leg.leg} leg since {run.start / self.fh:.1f} s",
-                    leg.leg,
-                )
-            )
+        if b - run.first_hi >= self._f(self.params.events.cramp_min_s) and self._plausible(leg, run.first_hi, b):
+            leg.noticed = run.first_hi
+            self.notices.append(Notice(b / self.fh, "cramp", run.first_hi / self.fh, leg.leg))
+
+    def _plausible(self, leg: _Leg, start: int, stop: int) -> bool:
+        """The cheap checks of :meth:`_classify_cramp` on a contraction still going on."""
+        ev = self.params.events
+        others = [o.emg for o in self._legs.values() if o is not leg and o.emg is not None]
+        if any(self._store[o].fraction("active", start, stop) > ev.cramp_max_other_leg_fraction for o in others):
+            return False
+        if leg.acc is None:
+            return True
+        acc = self._store[leg.acc]
+        return acc.fraction("upright", start, stop) <= 0.5 and acc.fraction("moving", start, stop) <= 0.3
 
     def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events

@@ -171,7 +171,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     def on_notice(n: Notice) -> None:
         if kinds is None or "cramp" in kinds:
             progress.clear()
-            print(f"{_clock(n.t_s, start)}  ... {n.text}", flush=True)
+            print(format_notice(n, start), flush=True)
 
     progress = Progress(journal_duration_s(journal), label="replay")
     result = asyncio.run(_replay(journal, speed, on_event, on_notice, progress))
@@ -196,8 +196,8 @@ def _start_time(journal: Journal) -> str | None:
     return iso_time(journal.start_unix_ns)
 
 
-def _clock(t_s: float, start: str | None) -> str:
-    return clock(t_s, start)
+def format_notice(n: Notice, start: str | None) -> str:
+    return f"{clock(n.t_s, start)}  ... possible cramp, {n.leg or ''} calf, since {clock(n.since_s, start)}"
 
 
 async def _replay(
@@ -234,7 +234,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     def on_notice(n: Notice) -> None:
         progress.clear()
-        print(f"{_clock(n.t_s, start)}  ... {n.text}", flush=True)
+        print(format_notice(n, start), flush=True)
 
     progress = Progress(journal_duration_s(journal), label="night")
     t0 = time.perf_counter()
