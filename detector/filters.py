@@ -17,33 +17,30 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @functools.lru_cache(maxsize=64)
+def _butter_sos(btype: str, edges: tuple[float, ...], fs: float, order: int) -> FloatArray:
+    if not all(0.0 < e < fs / 2 for e in edges) or list(edges) != sorted(edges):
+        raise ValueError(f"{btype} edges {edges} Hz must rise within (0, {fs / 2}) Hz for fs={fs} Hz")
+    wn = edges[0] if len(edges) == 1 else edges
+    sos = np.asarray(signal.butter(order, wn, btype=btype, output="sos", fs=fs))
+    sos.flags.writeable = False  # shared by the cache
+    return sos
+
+
 def bandpass_sos(low_hz: float, high_hz: float, fs: float, order: int = 4) -> FloatArray:
     """Butterworth band-pass as SOS; ``0 < low_hz < high_hz < fs / 2``."""
-    if not 0.0 < low_hz < high_hz < fs / 2:
-        raise ValueError(f"band ({low_hz}, {high_hz}) Hz must lie in (0, {fs / 2}) Hz for fs={fs} Hz")
-    sos = np.asarray(signal.butter(order, (low_hz, high_hz), btype="bandpass", output="sos", fs=fs))
-    sos.flags.writeable = False
-    return sos
+    if not low_hz < high_hz:
+        raise ValueError(f"band ({low_hz}, {high_hz}) Hz must have low < high")
+    return _butter_sos("bandpass", (low_hz, high_hz), fs, order)
 
 
-@functools.lru_cache(maxsize=64)
 def lowpass_sos(cutoff_hz: float, fs: float, order: int = 4) -> FloatArray:
     """Butterworth low-pass as SOS; ``0 < cutoff_hz < fs / 2``."""
-    if not 0.0 < cutoff_hz < fs / 2:
-        raise ValueError(f"cut-off {cutoff_hz} Hz must lie in (0, {fs / 2}) Hz for fs={fs} Hz")
-    sos = np.asarray(signal.butter(order, cutoff_hz, btype="lowpass", output="sos", fs=fs))
-    sos.flags.writeable = False
-    return sos
+    return _butter_sos("lowpass", (cutoff_hz,), fs, order)
 
 
-@functools.lru_cache(maxsize=64)
 def highpass_sos(cutoff_hz: float, fs: float, order: int = 4) -> FloatArray:
     """Butterworth high-pass as SOS; ``0 < cutoff_hz < fs / 2``."""
-    if not 0.0 < cutoff_hz < fs / 2:
-        raise ValueError(f"cut-off {cutoff_hz} Hz must lie in (0, {fs / 2}) Hz for fs={fs} Hz")
-    sos = np.asarray(signal.butter(order, cutoff_hz, btype="highpass", output="sos", fs=fs))
-    sos.flags.writeable = False
-    return sos
+    return _butter_sos("highpass", (cutoff_hz,), fs, order)
 
 
 class OnlineSOS:

@@ -131,16 +131,21 @@ def _warn_journal(journal: Journal) -> None:
         )
 
 
-def _rate(text: str, what: str) -> float | None:
-    if text.lower() in ("none", "0", "off"):
+def _positive(text: str, what: str, *, none: tuple[str, ...], unit: str) -> float | None:
+    """``text`` as a positive number, or None for one of the words in ``none``."""
+    if text.lower() in none:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise UserError(f"{what} must be a rate in Hz or 'none', got {text!r}") from None
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise UserError(f"{what} must be a positive rate in Hz or 'none', got {text!r}")
+        raise UserError(f"{what} must be a positive {unit} or {none[0]!r}, got {text!r}")
     return value
+
+
+def _rate(text: str, what: str) -> float | None:
+    return _positive(text, what, none=("none", "0", "off"), unit="rate in Hz")
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    speed = math.inf if str(args.speed).lower() in ("max", "inf") else _speed(args.speed)
+    speed = _speed(str(args.speed))
     journal = _open(args.path)
     _warn_journal(journal)
     kinds = None if args.kinds == "all" else set(args.kinds.split(","))
@@ -183,13 +188,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"--speed must be a number (times real time) or 'max', got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UserError(f"--speed must be a positive number or 'max', got {text!r}")
-    return value
+    value = _positive(text, "--speed", none=("max", "inf"), unit="number (times real time)")
+    return math.inf if value is None else value
 
 
 def _start_time(journal: Journal) -> str | None:

@@ -44,3 +44,15 @@ class Source(Protocol):
     ) -> None: ...
 
     def items(self) -> AsyncIterator[Item]: ...
+
+
+class SourceContext:
+    """Async context manager for sources that hold nothing to open or close."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None

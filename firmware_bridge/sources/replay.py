@@ -7,14 +7,13 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from firmware_bridge.journal import DeviceInfo, Journal, JournalEvent, RecordType, read_journal
-from firmware_bridge.sources.base import Item, Packet
+from firmware_bridge.sources.base import Item, Packet, SourceContext
 
 
-class ReplaySource:
+class ReplaySource(SourceContext):
     """Yields a journal's devices, packets and events in file order.
 
     Parameters
@@ -44,14 +43,6 @@ class ReplaySource:
     def duration_s(self) -> float:
         """Time of the last record (or the END record), in s since t=0."""
         return (self.journal.last_t_ns or 0) / 1e9
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     async def items(self) -> AsyncIterator[Item]:
         t0 = time.monotonic()

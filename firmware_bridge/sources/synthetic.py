@@ -15,8 +15,7 @@ import heapq
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +23,7 @@ import numpy.typing as npt
 from detector.simulate import SimulatedNight
 from firmware_bridge.journal import DeviceInfo, JournalEvent
 from firmware_bridge.profiles import nus_emg
-from firmware_bridge.sources.base import Item, Packet
+from firmware_bridge.sources.base import Item, Packet, SourceContext
 
 EMG_UV_PER_COUNT = 0.1
 ACC_G_PER_COUNT = 0.001
@@ -141,7 +140,7 @@ def _connection_events(dev: int, night: SimulatedNight, leg: str) -> list[Item]:
     return out
 
 
-class SyntheticSource:
+class SyntheticSource(SourceContext):
     """A simulated night as a live source, paced at ``speed`` times real time (``math.inf``: no pacing)."""
 
     def __init__(self, night: SimulatedNight, *, rng: np.random.Generator, speed: float = math.inf) -> None:
@@ -159,14 +158,6 @@ class SyntheticSource:
     @property
     def meta(self) -> Mapping[str, Any]:
         return {"simulated": True, "config": self.night.truth_json()["config"]}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     async def items(self) -> AsyncIterator[Item]:
         for info in self.devices:
