@@ -55,6 +55,7 @@ class AccProcessor:
             raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
         if xyz.shape[1] == 0:
             return []
+        xyz = np.asarray(xyz, dtype=np.float64)
         sums = np.concatenate((xyz, xyz * xyz))
         batch = self._framer.push(start, sums, np.zeros((0, xyz.shape[1])))
         return [] if batch is None else [self._frames(batch)]

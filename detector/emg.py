@@ -1,44 +1,51 @@
-"""Surface-EMG stage: mains notch, band-pass, frame RMS, resting baseline and activity, chunk by chunk.
+"""Surface-EMG stage: per-frame spectra, mains removal, resting level and activity, chunk by chunk.
 
-Pipeline per stream (every step causal, state carried between chunks, so any chunking gives identical
-frames):
+The EMG is cut into frames of ``1 / frame_hz`` s (100 ms) aligned to the recording clock, and each frame's
+power spectrum (one real FFT per frame, float32) gives everything the detector needs:
 
-1. **Mains**: the first ``mains_probe_s`` of the stream are buffered; Welch's PSD there decides whether hum
-   sits at 50 or 60 Hz (a peak ``mains_peak_ratio`` times its neighbourhood); that frequency and its
-   harmonics inside the band are notched (``default_mains_hz`` when no hum is seen).
-2. **Clean**: notches, then a 4th-order Butterworth band-pass ``band_hz`` (upper edge capped at 0.45 fs);
-   a second band-pass ``motion_band_hz`` measures low-frequency motion / lead-off artifact.
-3. **Frames** of ``1 / frame_hz`` s: RMS of the clean EMG, RMS of the motion band, share of samples
-   pinned at the amplifier's full scale (clipping), coverage (missing samples in gaps).
-4. **Validity**: frames in gaps, while filters settle after a (re)start, clipped, or with motion-band RMS
-   above ``lead_off_uv`` are unusable and never count as activity.
-5. **Resting level**: once per ``baseline_block_s`` block, the block's ``baseline_block_quantile``-th
-   percentile of valid frame RMS is remembered; the resting level for the next block is the
-   ``baseline_quantile``-th percentile of the blocks of the last ``baseline_history_s``. It follows the
-   night slowly and ignores contractions shorter than most of that history.
-6. **Activity**: envelope = RMS over the last ``envelope_s``; ratio = envelope / resting level; a frame is
-   active above ``active_off_ratio`` and "high" above ``active_on_ratio``.
+1. **Mains**: the first ``mains_probe_s`` of the stream are buffered; Welch's PSD there decides whether
+   hum sits at 50 or 60 Hz (a peak ``mains_peak_ratio`` times its neighbourhood; ``default_mains_hz``
+   when none is seen). The FFT bins of that frequency and its harmonics are left out of the EMG power, a
+   notch with no transient and no cost, and their power is the hum level.
+2. **EMG power**: the mean square of the bins in ``band_hz`` (upper edge at most 0.45 fs) minus the mains
+   bins, scaled back to the whole band (Parseval), so levels read as µV RMS of band-passed EMG.
+3. **Quality**: power below ``band_hz[0]`` is low-frequency motion / lead-off / electrode-pop energy;
+   samples pinned at the amplifier's full scale are clipping; a frame with missing samples is a gap. Such
+   frames are unusable and never count as activity. Strong hum (``mains_artifact_uv``) is reported as an
+   artifact but the frame stays usable, since its bins are removed.
+4. **Resting level**: once per ``baseline_block_s`` block, the block's median of usable frame RMS is
+   remembered; the resting level for the next block is the ``baseline_quantile``-th percentile of the
+   blocks of the last ``baseline_history_s``. It follows the night slowly and ignores contractions shorter
+   than most of that history.
+5. **Activity**: envelope = RMS over the last ``envelope_s`` (and ``slow_envelope_s`` for sustained
+   contraction); ratio = envelope / resting level.
+
+A frame is computed from its own samples only, so any chunking gives bit-identical frames: online and
+offline analysis agree.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 from scipy import signal
 
-from detector.filters import OnlineSOS, bandpass_sos
 from detector.params import EmgParams
-from detector.streaming import CausalWindow, FrameBatch, Framer, frame_of_samples
+from detector.streaming import CausalWindow, first_sample_of_frame, frame_of_samples, rational_rate
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: reason codes of unusable frames
-OK, GAP, SETTLING, CLIPPING, LEAD_OFF = 0, 1, 2, 3, 4
-REASONS = {GAP: "gap", SETTLING: "settling", CLIPPING: "clipping", LEAD_OFF: "lead_off"}
+#: reason codes of frames (0 = usable)
+OK, GAP, CLIPPING, LEAD_OFF, MAINS = 0, 1, 3, 4, 5
+REASONS = {GAP: "gap", CLIPPING: "clipping", LEAD_OFF: "lead_off", MAINS: "mains"}
+_PARALLEL_FRAMES = 4096  # batches this large use both cores for their FFTs
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,7 @@ class EmgFrames:
 
     first: int
     rms_uv: FloatArray
+    lf_uv: FloatArray
     envelope_uv: FloatArray
     baseline_uv: FloatArray
     ratio: FloatArray
@@ -57,7 +65,7 @@ class EmgFrames:
 
     @property
     def valid(self) -> BoolArray:
-        return np.asarray(self.reason == OK, dtype=bool)
+        return np.asarray((self.reason == OK) | (self.reason == MAINS), dtype=bool)
 
 
 def find_mains_hz(x: FloatArray, *, fs: float, params: EmgParams) -> float | None:
@@ -78,15 +86,42 @@ def find_mains_hz(x: FloatArray, *, fs: float, params: EmgParams) -> float | Non
     return best
 
 
-def mains_notch_sos(mains_hz: float, *, fs: float, upper_hz: float, q: float) -> FloatArray:
-    """Cascade of notches at ``mains_hz`` and its harmonics below ``upper_hz``, as SOS."""
-    sections = []
-    k = 1
-    while k * mains_hz < min(upper_hz, 0.45 * fs):
-        b, a = signal.iirnotch(k * mains_hz, q, fs=fs)
-        sections.append(np.concatenate((b, a)))
-        k += 1
-    return np.array(sections).reshape(-1, 6)
+@functools.lru_cache(maxsize=64)
+def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
+    """Orthonormal basis (length, order + 1) of polynomials up to ``order`` over one frame."""
+    t = np.linspace(-1.0, 1.0, length)
+    q, _ = np.linalg.qr(np.vander(t, order + 1, increasing=True))
+    q = q.astype(np.float32)
+    q.flags.writeable = False
+    return q
+
+
+@functools.lru_cache(maxsize=64)
+def frame_weights(length: int, fs: float, band: tuple[float, float], mains_hz: float) -> FloatArray:
+    """Weights over rFFT bins of a ``length``-sample frame: rows EMG band, low band, mains bins, and the
+    mains bins' expected share of broadband EMG.
+
+    ``power @ weights.T`` gives mean squares (µV²) by Parseval; the band row is scaled so that leaving
+    the mains bins out does not lower the level.
+    """
+    f = scipy.fft.rfftfreq(length, 1.0 / fs)
+    width = fs / length
+    harmonics = mains_hz * np.arange(1, int(fs / mains_hz) + 1)
+    near_mains = np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
+    scale = np.full(f.size, 2.0 / length**2)
+    if length % 2 == 0:
+        scale[-1] = 1.0 / length**2
+    in_band = (f >= band[0]) & (f <= band[1])
+    kept = in_band & ~near_mains
+    w = np.zeros((4, f.size))
+    w[0, kept] = scale[kept] * (in_band.sum() / max(kept.sum(), 1))
+    low = (f > 0) & (f < band[0])
+    w[1, low] = scale[low]
+    hum = in_band & near_mains
+    w[2, hum] = scale[hum]
+    w[3, kept] = scale[kept] * (hum.sum() / max(kept.sum(), 1))
+    w.flags.writeable = False
+    return w
 
 
 class EmgProcessor:
@@ -94,17 +129,16 @@ class EmgProcessor:
 
     def __init__(self, *, fs: float, params: EmgParams, frame_hz: int, full_scale_uv: float | None) -> None:
         self.fs, self.p, self.frame_hz = fs, params, frame_hz
+        self._rate: Fraction = rational_rate(fs)
         self.full_scale_uv = full_scale_uv
         self.mains_hz: float | None = None
+        self._band = (params.band_hz[0], min(params.band_hz[1], 0.45 * fs))
         self._decided = False
-        self._probe: list[tuple[int, FloatArray]] = []
+        self._probe: list[tuple[int, npt.NDArray[np.float32]]] = []
         self._probe_n = round(params.mains_probe_s * fs)
-        self._framer = Framer(fs=fs, frame_hz=frame_hz, n_sum=3, n_max=1)
-        self._next = 0
-        self._started = False
-        self._settle_until = 0  # first frame after the settling frames of the latest (re)start
-        self._clean: OnlineSOS | None = None
-        self._motion: OnlineSOS | None = None
+        self._buf: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self._buf_start = 0
+        self._next_frame = 0
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
         self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
         self._block_n = max(1, round(params.baseline_block_s * frame_hz))
@@ -114,101 +148,136 @@ class EmgProcessor:
         self._baseline = np.nan
 
     # -- samples ---------------------------------------------------------------------------------
-    def push(self, start: int, x: FloatArray) -> list[EmgFrames]:
+    def push(self, start: int, x: npt.ArrayLike) -> list[EmgFrames]:
+        """Samples ``start .. start + n`` (µV); a jump in ``start`` is a gap."""
+        arr = np.asarray(x, dtype=np.float32).reshape(-1)
         if not self._decided:
-            contiguous = not self._probe or start == self._probe[-1][0] + self._probe[-1][1].size
-            if contiguous and sum(c.size for _, c in self._probe) + x.size < self._probe_n:
-                self._probe.append((start, x))
+            prev = self._probe[-1] if self._probe else None
+            contiguous = prev is None or start == prev[0] + prev[1].size
+            if contiguous and sum(c.size for _, c in self._probe) + arr.size < self._probe_n:
+                self._probe.append((start, arr))
                 return []
-            self._decide([*self._probe, (start, x)], stop_at_gap=not contiguous)
-            pending, self._probe = [*self._probe, (start, x)], []
+            self._decide([*self._probe, (start, arr)])
+            pending, self._probe = [*self._probe, (start, arr)], []
             return [f for s, c in pending for f in self._process(s, c)]
-        return self._process(start, x)
+        return self._process(start, arr)
 
     def finish(self, end_sample: int) -> list[EmgFrames]:
         out: list[EmgFrames] = []
         if not self._decided:
-            self._decide(self._probe, stop_at_gap=True)
+            self._decide(self._probe)
             pending, self._probe = self._probe, []
             for s, c in pending:
                 out += self._process(s, c)
-        batch = self._framer.finish(end_sample)
-        if batch is not None:
-            out.append(self._frames(batch))
+        end_frame = int(frame_of_samples(np.array([max(end_sample - 1, 0)]), fs=self._rate, frame_hz=self.frame_hz)[0])
+        upto = end_frame + 1 if end_sample > 0 else 0
+        if upto > self._next_frame:
+            out.append(self._emit(self._next_frame, upto, None))
+        self._buf = self._buf[:0]
         return out
 
-    def _decide(self, chunks: list[tuple[int, FloatArray]], *, stop_at_gap: bool) -> None:
-        seg: list[FloatArray] = []
+    def _decide(self, chunks: list[tuple[int, npt.NDArray[np.float32]]]) -> None:
+        seg: list[npt.NDArray[np.float32]] = []
         for i, (s, c) in enumerate(chunks):
             if i and s != chunks[i - 1][0] + chunks[i - 1][1].size:
                 break
             seg.append(c)
-        probe = np.concatenate(seg)[: self._probe_n] if seg else np.zeros(0)
+        probe = np.concatenate(seg)[: self._probe_n].astype(np.float64) if seg else np.zeros(0)
         found = find_mains_hz(probe, fs=self.fs, params=self.p)
         self.mains_hz = found if found is not None else self.p.default_mains_hz
-        upper = min(self.p.band_hz[1], 0.45 * self.fs)
-        notch = mains_notch_sos(self.mains_hz, fs=self.fs, upper_hz=upper, q=self.p.notch_q)
-        band = bandpass_sos(self.p.band_hz[0], upper, self.fs)
-        self._clean = OnlineSOS(np.vstack((notch, band)), 1)
-        lo, hi = self.p.motion_band_hz
-        self._motion = OnlineSOS(bandpass_sos(lo, min(hi, 0.45 * self.fs), self.fs), 1)
         self._decided = True
 
-    def _process(self, start: int, x: FloatArray) -> list[EmgFrames]:
-        if self._clean is None or self._motion is None:
-            raise RuntimeError("EMG filters are built once the mains frequency is decided")
+    def _process(self, start: int, x: npt.NDArray[np.float32]) -> list[EmgFrames]:
         if x.size == 0:
             return []
-        if not self._started or start != self._next:
-            self._clean.reset()
-            self._motion.reset()
-            frame0 = int(frame_of_samples(np.array([start]), fs=self._framer.fs, frame_hz=self.frame_hz)[0])
-            self._settle_until = frame0 + 1 + round(self.p.settle_s * self.frame_hz)
-            self._started = True
-        self._next = start + x.size
-        row = x[np.newaxis, :]
-        y = self._clean.push(row)[0]
-        m = self._motion.push(row)[0]
-        pinned = np.abs(x) >= 0.98 * self.full_scale_uv if self.full_scale_uv else np.zeros(x.size, dtype=bool)
-        sums = np.stack((y * y, m * m, pinned.astype(np.float64)))
-        batch = self._framer.push(start, sums, np.abs(y)[np.newaxis, :])
-        return [] if batch is None else [self._frames(batch)]
+        if self._buf.size and start == self._buf_start + self._buf.size:
+            buf = np.concatenate((self._buf, x))
+        else:
+            buf, self._buf_start = x, start
+        end = self._buf_start + buf.size
+        fs, fh = self._rate, self.frame_hz
+        f_first = int(frame_of_samples(np.array([self._buf_start]), fs=fs, frame_hz=fh)[0])
+        if first_sample_of_frame(f_first, fs=fs, frame_hz=fh) < self._buf_start:
+            f_first += 1  # the chunk starts inside a frame: that frame is incomplete
+        f_last = int(frame_of_samples(np.array([end]), fs=fs, frame_hz=fh)[0])  # first incomplete frame
+        if f_last <= f_first:
+            self._buf = buf
+            return []
+        a = first_sample_of_frame(f_first, fs=fs, frame_hz=fh) - self._buf_start
+        b = first_sample_of_frame(f_last, fs=fs, frame_hz=fh) - self._buf_start
+        feats = self._features(buf[a:b], f_first, f_last)
+        self._buf = buf[b:]
+        self._buf_start += b
+        out = []
+        if f_first > self._next_frame:
+            out.append(self._emit(self._next_frame, f_first, None))
+        out.append(self._emit(f_first, f_last, feats))
+        return out
+
+    def _features(self, x: npt.NDArray[np.float32], f0: int, f1: int) -> FloatArray:
+        """Per complete frame: EMG mean square, low-frequency mean square (trend and bins below the EMG
+        band), excess hum mean square, pinned share."""
+        n_frames = f1 - f0
+        per = self._rate / self.frame_hz
+        out = np.empty((4, n_frames))
+        assert self.mains_hz is not None
+        if per.denominator == 1:
+            groups = [(int(per), np.arange(n_frames))]
+            starts = np.arange(n_frames) * int(per)
+        else:
+            bounds = np.array([first_sample_of_frame(f, fs=self._rate, frame_hz=self.frame_hz) for f in (f0, f1)])
+            edges = (
+                np.array([first_sample_of_frame(f, fs=self._rate, frame_hz=self.frame_hz) for f in range(f0, f1 + 1)])
+                - bounds[0]
+            )
+            lengths = np.diff(edges)
+            starts = edges[:-1]
+            groups = [(int(L), np.flatnonzero(lengths == L)) for L in np.unique(lengths)]
+        for length, rows in groups:
+            idx = starts[rows][:, np.newaxis] + np.arange(length)
+            frames = x[idx] if per.denominator != 1 else x.reshape(n_frames, length)
+            # remove each frame's mean and slow trend: drift and limb motion would leak into the EMG bins
+            q = trend_basis(length, min(self.p.detrend_order, length - 1))
+            coef = frames @ q
+            detrended = frames - coef @ q.T
+            trend_ms = (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
+            spec = scipy.fft.rfft(detrended, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
+            power = spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2
+            ms = (power @ frame_weights(length, self.fs, self._band, self.mains_hz).T).T
+            out[0, rows] = ms[0]
+            out[1, rows] = ms[1] + trend_ms
+            out[2, rows] = np.maximum(ms[2] - ms[3], 0.0)  # hum above the EMG's own share of those bins
+            if self.full_scale_uv:
+                out[3, rows] = (np.abs(frames) >= 0.98 * self.full_scale_uv).mean(axis=1)
+            else:
+                out[3, rows] = 0.0
+        return out
 
     # -- frames ----------------------------------------------------------------------------------
-    def _frames(self, b: FrameBatch) -> EmgFrames:
-        n = b.n
-        cnt = np.maximum(b.counts, 1)
-        rms = np.sqrt(b.sums[0] / cnt)
-        motion = np.sqrt(b.sums[1] / cnt)
-        clip = b.sums[2] / cnt
-        frames = np.arange(b.first, b.first + n)
+    def _emit(self, first: int, upto: int, feats: FloatArray | None) -> EmgFrames:
+        n = upto - first
+        self._next_frame = upto
+        if feats is None:
+            feats = np.full((4, n), np.nan)
+        rms, lf, hum, clip = np.sqrt(feats[0]), np.sqrt(feats[1]), np.sqrt(feats[2]), feats[3]
         reason = np.zeros(n, dtype=np.int8)
-        reason[motion >= self.p.lead_off_uv] = LEAD_OFF
-        reason[clip >= self.p.clip_fraction] = CLIPPING
-        reason[frames < self._settle_until] = SETTLING
-        reason[b.coverage < 0.5] = GAP
-        valid = reason == OK
-        ms = np.where(valid, rms * rms, np.nan)
+        with np.errstate(invalid="ignore"):
+            reason[hum >= self.p.mains_artifact_uv] = MAINS
+            reason[lf >= self.p.lead_off_uv] = LEAD_OFF
+            reason[clip >= self.p.clip_fraction] = CLIPPING
+        reason[~np.isfinite(rms)] = GAP
+        valid = (reason == OK) | (reason == MAINS)
+        ms = np.where(valid, feats[0], np.nan)
         env = np.sqrt(self._env.mean(ms[np.newaxis, :])[0])
         slow = np.sqrt(self._slow.mean(ms[np.newaxis, :])[0])
-        base = self._baseline_for(b.first, rms, valid)
+        base = self._baseline_for(first, rms, valid)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = env / base
-            slow_ratio = np.where(valid, slow / base, np.nan)
-        ok = valid & np.isfinite(ratio)
+            ratio = np.nan_to_num(env / base, nan=0.0)
+            slow_ratio = np.nan_to_num(np.where(valid, slow / base, np.nan), nan=0.0)
+        ok = valid & (ratio > 0)
         active = ok & (ratio >= self.p.active_off_ratio)
         high = ok & (ratio >= self.p.active_on_ratio)
-        return EmgFrames(
-            b.first,
-            rms,
-            env,
-            base,
-            np.nan_to_num(ratio, nan=0.0),
-            np.nan_to_num(slow_ratio, nan=0.0),
-            active,
-            high,
-            reason,
-        )
+        return EmgFrames(first, rms, lf, env, base, ratio, slow_ratio, active, high, reason)
 
     def _baseline_for(self, first: int, rms: FloatArray, valid: BoolArray) -> FloatArray:
         out = np.empty(rms.size)
@@ -229,5 +298,5 @@ class EmgProcessor:
         self._block_vals = []
         good = vals[np.isfinite(vals)]
         if good.size >= 0.5 * self._block_n:
-            self._blocks.append(float(np.percentile(good, self.p.baseline_block_quantile)))
+            self._blocks.append(float(np.median(good)))
             self._baseline = float(np.percentile(np.array(self._blocks), self.p.baseline_quantile))

@@ -23,15 +23,16 @@ a contraction has been sustained for ``cramp_min_s``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from detector.accel import AccFrames, AccProcessor
-from detector.emg import CLIPPING, GAP, LEAD_OFF, REASONS, EmgFrames, EmgProcessor
-from detector.events import Event, sort_events
+from detector.emg import CLIPPING, GAP, LEAD_OFF, MAINS, REASONS, EmgFrames, EmgProcessor
+from detector.events import Event, mask_to_runs, sort_events
 from detector.framestore import FrameStore
 from detector.params import DetectorParams
 from detector.plm import PlmChain
@@ -148,7 +149,9 @@ class NightDetector:
         info = self.streams.get(name)
         if info is None:
             raise ValueError(f"unknown stream {name!r}; known: {sorted(self.streams)}")
-        x = np.asarray(data, dtype=np.float64)
+        x = np.asarray(data)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
         if info.kind == "emg":
             x = x.reshape(-1)
         elif x.ndim != 2 or x.shape[0] != 3:
@@ -203,7 +206,7 @@ class NightDetector:
         store = self._store[name]
         for fr in frames:
             if isinstance(fr, EmgFrames):
-                art = (fr.reason == CLIPPING) | (fr.reason == LEAD_OFF)
+                art = (fr.reason == CLIPPING) | (fr.reason == LEAD_OFF) | (fr.reason == MAINS)
                 store.append(
                     fr.first,
                     {
@@ -282,9 +285,12 @@ class NightDetector:
             return "unknown"
         vals, counts = np.unique(codes, return_counts=True)
         reason = REASONS.get(int(vals[np.argmax(counts)]), "unknown")
-        acc = next((lg.acc for lg in self._legs.values() if lg.emg == name), None)
-        if reason == "lead_off" and acc and self._store[acc].fraction("moving", r.start, r.stop) > 0.5:
-            return "motion"
+        if reason == "lead_off":
+            acc = next((lg.acc for lg in self._legs.values() if lg.emg == name), None)
+            if acc and self._store[acc].fraction("moving", r.start, r.stop) > 0.5:
+                return "motion"
+            if r.stop - r.start < self._f(self.params.emg.pops_max_s):
+                return "pops"
         return reason
 
     def _leg_sync(self, leg: _Leg, a: int, b: int) -> list[Event]:
@@ -524,3 +530,38 @@ class NightDetector:
             out += self._plm.push(lm)
         out += self._plm.finish() if final else self._plm.flush_before(horizon / self.fh)
         return out
+
+
+def analyze_arrays(
+    emg: Mapping[str, npt.ArrayLike],
+    acc: Mapping[str, npt.ArrayLike],
+    *,
+    emg_fs: float | None,
+    acc_fs: float | None,
+    duration_s: float,
+    params: DetectorParams | None = None,
+    emg_full_scale_uv: float | None = None,
+) -> NightDetector:
+    """Offline analysis of whole-night arrays: EMG ``leg -> (n,)`` in µV, acceleration ``leg -> (3, n)`` in g.
+
+    NaN samples are missing data (signal gaps). Returns the finished detector (events, sleep, quality).
+    """
+    streams = []
+    data: list[tuple[str, npt.NDArray[np.floating[Any]]]] = []
+    for leg, x in emg.items():
+        if emg_fs is None:
+            raise ValueError("EMG arrays need emg_fs")
+        streams.append(StreamInfo(f"emg:{leg}", "emg", leg, emg_fs, "uV", emg_full_scale_uv))
+        data.append((f"emg:{leg}", np.asarray(x)[np.newaxis, :]))
+    for leg, x in acc.items():
+        if acc_fs is None:
+            raise ValueError("accelerometer arrays need acc_fs")
+        streams.append(StreamInfo(f"acc:{leg}", "acc", leg, acc_fs, "g"))
+        data.append((f"acc:{leg}", np.asarray(x)))
+    det = NightDetector(streams, params)
+    for name, arr in data:
+        finite = np.isfinite(arr).all(axis=0)
+        for a, b in mask_to_runs(finite).tolist():
+            det.push(name, a, arr[0, a:b] if name.startswith("emg") else arr[:, a:b])
+    det.finish(duration_s)
+    return det

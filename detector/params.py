@@ -14,13 +14,13 @@ from typing import Any
 class EmgParams:
     """Surface-EMG stage: cleaning, envelope, resting baseline and activity."""
 
-    band_hz: tuple[float, float] = (20.0, 450.0)  #: band-pass edges; the upper edge is capped at 0.45 fs
-    motion_band_hz: tuple[float, float] = (1.0, 20.0)  #: band of low-frequency motion / lead-off artifact
+    band_hz: tuple[float, float] = (30.0, 450.0)  #: EMG band (upper edge at most 0.45 fs); 30 Hz keeps motion out
     mains_candidates_hz: tuple[float, ...] = (50.0, 60.0)  #: mains frequencies looked for
     mains_probe_s: float = 10.0  #: seconds at the start of a stream used to find the mains frequency
     mains_peak_ratio: float = 4.0  #: PSD peak over its neighbourhood that counts as mains hum
     default_mains_hz: float = 50.0  #: notched when no hum is found in the probe
-    notch_q: float = 30.0  #: quality factor of each mains notch
+    detrend_order: int = 2  #: polynomial removed from each frame before its spectrum (drift, limb motion)
+    mains_artifact_uv: float = 20.0  #: hum above this RMS is reported (its bins are removed, the frame stays usable)
     envelope_s: float = 0.5  #: causal RMS window of the envelope (activations, leg movements)
     slow_envelope_s: float = 2.0  #: causal RMS window for sustained contraction (smooths the 1-2 Hz waxing)
     baseline_block_s: float = 10.0  #: the resting level is updated once per block
@@ -30,9 +30,9 @@ class EmgParams:
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
     active_off_ratio: float = 1.5  #: activation ends when the envelope stays below this ratio ...
     active_off_s: float = 0.5  #: ... for at least this long (AASM end rule)
-    settle_s: float = 0.3  #: frames after a stream (re)starts ignored while filters settle
     clip_fraction: float = 0.01  #: fraction of pinned samples in a frame that marks clipping
-    lead_off_uv: float = 150.0  #: motion-band RMS above which a frame is unusable (lead-off / motion)
+    lead_off_uv: float = 60.0  #: RMS below the EMG band above which a frame is unusable (lead-off, motion, pops)
+    pops_max_s: float = 1.0  #: unusable low-frequency stretches shorter than this are electrode pops
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class EventParams:
     sustained_contraction_fraction: float = 0.6  #: share of that window with strong contraction
     sustained_inactivity_s: float = 300.0  #: van Hees: inactivity this long is sleep
     awakening_min_s: float = 60.0  #: wake bouts at least this long are awakenings
-    artifact_min_s: float = 1.0  #: unusable stretches shorter than this are not reported
+    artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 
 @dataclass(frozen=True, slots=True)
