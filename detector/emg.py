@@ -3,10 +3,10 @@
 The EMG is cut into frames of ``1 / frame_hz`` s (100 ms) aligned to the recording clock, and each frame's
 power spectrum (one real FFT per frame, float32) gives everything the detector needs:
 
-1. **Mains**: the first ``mains_probe_s`` of the stream are buffered; Welch's PSD there decides whether
-   hum sits at 50 or 60 Hz (a peak ``mains_peak_ratio`` times its neighbourhood; ``default_mains_hz``
-   when none is seen). The FFT bins of that frequency and its harmonics are left out of the EMG power, a
-   notch with no transient and no cost, and their power is the hum level.
+1. **Mains**: the FFT bins of 50 Hz, 60 Hz and their harmonics are left out of the EMG power: a notch
+   with no transient, no start-up and no cost, right whichever country the band is used in. Their power
+   above the broadband EMG's share is the hum level; the stream's mains frequency is the candidate with
+   the most hum over the night.
 2. **EMG power**: the mean square of the bins in ``band_hz`` (upper edge at most 0.45 fs) minus the mains
    bins, scaled back to the whole band (Parseval), so levels read as µV RMS of band-passed EMG.
 3. **Quality**: power below ``band_hz[0]`` is low-frequency motion / lead-off / electrode-pop energy;
@@ -34,7 +34,6 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy import signal
 
 from detector.params import EmgParams
 from detector.streaming import CausalWindow, first_sample_of_frame, frame_of_samples, rational_rate
@@ -68,24 +67,6 @@ class EmgFrames:
         return np.asarray((self.reason == OK) | (self.reason == MAINS), dtype=bool)
 
 
-def find_mains_hz(x: FloatArray, *, fs: float, params: EmgParams) -> float | None:
-    """Mains frequency whose PSD peak stands ``mains_peak_ratio`` above its neighbourhood, else None."""
-    n = x.shape[-1]
-    if n < int(fs):
-        return None
-    f, pxx = signal.welch(x, fs=fs, nperseg=int(fs), detrend="constant")
-    best, best_ratio = None, params.mains_peak_ratio
-    for f0 in params.mains_candidates_hz:
-        if f0 >= 0.45 * fs:
-            continue
-        peak = float(pxx[np.argmin(np.abs(f - f0))])
-        near = pxx[(np.abs(f - f0) >= 3.0) & (np.abs(f - f0) <= 8.0)]
-        ratio = peak / max(float(np.median(near)), 1e-30)
-        if ratio > best_ratio:
-            best, best_ratio = f0, ratio
-    return best
-
-
 @functools.lru_cache(maxsize=64)
 def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
     """Orthonormal basis (length, order + 1) of polynomials up to ``order`` over one frame."""
@@ -97,29 +78,67 @@ def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
 
 
 @functools.lru_cache(maxsize=64)
-def frame_weights(length: int, fs: float, band: tuple[float, float], mains_hz: float) -> FloatArray:
-    """Weights over rFFT bins of a ``length``-sample frame: rows EMG band, low band, mains bins, and the
-    mains bins' expected share of broadband EMG.
+def trend_terms(
+    length: int, order: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp], FloatArray, FloatArray, npt.NDArray[np.complex64]]:
+    """What removing a frame's polynomial trend needs, without letting mains hum into the trend.
 
-    ``power @ weights.T`` gives mean squares (µV²) by Parseval; the band row is scaled so that leaving
-    the mains bins out does not lower the level.
+    Returns the orthonormal basis ``q`` (length, order + 1); the rFFT bins of the mains harmonics;
+    matrices ``a`` and ``b`` (n_bins, order + 1) giving the trend coefficients contributed by the real
+    and imaginary parts of those bins; and ``fq`` (order + 1, n_rfft), the spectra of the basis vectors.
+    A sinusoid of hum projects onto a low-order polynomial too; subtracting that projection would leak
+    hum into every bin, so the trend is fitted to the signal with its mains bins removed.
+    """
+    q = trend_basis(length, order)
+    f = scipy.fft.rfftfreq(length, 1.0 / fs)
+    width = fs / length
+    hum = np.zeros(f.size, dtype=bool)
+    for f0 in mains:
+        harmonics = f0 * np.arange(1, int(fs / f0) + 1)
+        hum |= np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
+    idx = np.flatnonzero(hum & (f > 0))
+    a = np.zeros((idx.size, q.shape[1]))
+    b = np.zeros((idx.size, q.shape[1]))
+    for j, k in enumerate(idx):
+        unit = np.zeros(f.size, dtype=complex)
+        unit[k] = 1.0
+        a[j] = scipy.fft.irfft(unit, n=length) @ q
+        unit[k] = 1.0j
+        b[j] = scipy.fft.irfft(unit, n=length) @ q
+    fq = scipy.fft.rfft(q.T.astype(np.float64), axis=1).astype(np.complex64)
+    for arr in (idx, a, b, fq):
+        arr.flags.writeable = False
+    return q, idx, a, b, fq
+
+
+@functools.lru_cache(maxsize=64)
+def frame_weights(length: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]) -> FloatArray:
+    """Weights over rFFT bins of a ``length``-sample frame.
+
+    Rows: EMG band without the bins of any candidate mains frequency or its harmonics (scaled so that
+    leaving them out does not lower the level), the low band below the EMG band, then for each mains
+    candidate the power in its bins and the broadband EMG's expected share of those bins.
+    ``power @ weights.T`` gives mean squares (µV²) by Parseval.
     """
     f = scipy.fft.rfftfreq(length, 1.0 / fs)
     width = fs / length
-    harmonics = mains_hz * np.arange(1, int(fs / mains_hz) + 1)
-    near_mains = np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
     scale = np.full(f.size, 2.0 / length**2)
     if length % 2 == 0:
         scale[-1] = 1.0 / length**2
     in_band = (f >= band[0]) & (f <= band[1])
-    kept = in_band & ~near_mains
-    w = np.zeros((4, f.size))
+    hums = []
+    for f0 in mains:
+        harmonics = f0 * np.arange(1, int(fs / f0) + 1)
+        near = np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
+        hums.append(in_band & near)
+    kept = in_band & ~np.logical_or.reduce(hums) if hums else in_band
+    w = np.zeros((2 + 2 * len(hums), f.size))
     w[0, kept] = scale[kept] * (in_band.sum() / max(kept.sum(), 1))
     low = (f > 0) & (f < band[0])
     w[1, low] = scale[low]
-    hum = in_band & near_mains
-    w[2, hum] = scale[hum]
-    w[3, kept] = scale[kept] * (hum.sum() / max(kept.sum(), 1))
+    for i, hum in enumerate(hums):
+        w[2 + 2 * i, hum] = scale[hum]
+        w[3 + 2 * i, kept] = scale[kept] * (hum.sum() / max(kept.sum(), 1))
     w.flags.writeable = False
     return w
 
@@ -131,11 +150,9 @@ class EmgProcessor:
         self.fs, self.p, self.frame_hz = fs, params, frame_hz
         self._rate: Fraction = rational_rate(fs)
         self.full_scale_uv = full_scale_uv
-        self.mains_hz: float | None = None
         self._band = (params.band_hz[0], min(params.band_hz[1], 0.45 * fs))
-        self._decided = False
-        self._probe: list[tuple[int, npt.NDArray[np.float32]]] = []
-        self._probe_n = round(params.mains_probe_s * fs)
+        self._mains = tuple(f0 for f0 in params.mains_candidates_hz if f0 < self._band[1])
+        self._hum_total = np.zeros(len(self._mains))  # µV² s of hum above the EMG, per candidate
         self._buf: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self._buf_start = 0
         self._next_frame = 0
@@ -148,44 +165,22 @@ class EmgProcessor:
         self._baseline = np.nan
 
     # -- samples ---------------------------------------------------------------------------------
+    @property
+    def mains_hz(self) -> float | None:
+        """The mains frequency whose hum was strongest over the stream so far (None if none was seen)."""
+        if not self._mains or self._hum_total.max() <= 0:
+            return None
+        return self._mains[int(np.argmax(self._hum_total))]
+
     def push(self, start: int, x: npt.ArrayLike) -> list[EmgFrames]:
         """Samples ``start .. start + n`` (µV); a jump in ``start`` is a gap."""
-        arr = np.asarray(x, dtype=np.float32).reshape(-1)
-        if not self._decided:
-            prev = self._probe[-1] if self._probe else None
-            contiguous = prev is None or start == prev[0] + prev[1].size
-            if contiguous and sum(c.size for _, c in self._probe) + arr.size < self._probe_n:
-                self._probe.append((start, arr))
-                return []
-            self._decide([*self._probe, (start, arr)])
-            pending, self._probe = [*self._probe, (start, arr)], []
-            return [f for s, c in pending for f in self._process(s, c)]
-        return self._process(start, arr)
+        return self._process(start, np.asarray(x, dtype=np.float32).reshape(-1))
 
     def finish(self, end_sample: int) -> list[EmgFrames]:
-        out: list[EmgFrames] = []
-        if not self._decided:
-            self._decide(self._probe)
-            pending, self._probe = self._probe, []
-            for s, c in pending:
-                out += self._process(s, c)
         end_frame = int(frame_of_samples(np.array([max(end_sample - 1, 0)]), fs=self._rate, frame_hz=self.frame_hz)[0])
         upto = end_frame + 1 if end_sample > 0 else 0
-        if upto > self._next_frame:
-            out.append(self._emit(self._next_frame, upto, None))
         self._buf = self._buf[:0]
-        return out
-
-    def _decide(self, chunks: list[tuple[int, npt.NDArray[np.float32]]]) -> None:
-        seg: list[npt.NDArray[np.float32]] = []
-        for i, (s, c) in enumerate(chunks):
-            if i and s != chunks[i - 1][0] + chunks[i - 1][1].size:
-                break
-            seg.append(c)
-        probe = np.concatenate(seg)[: self._probe_n].astype(np.float64) if seg else np.zeros(0)
-        found = find_mains_hz(probe, fs=self.fs, params=self.p)
-        self.mains_hz = found if found is not None else self.p.default_mains_hz
-        self._decided = True
+        return [self._emit(self._next_frame, upto, None)] if upto > self._next_frame else []
 
     def _process(self, start: int, x: npt.NDArray[np.float32]) -> list[EmgFrames]:
         if x.size == 0:
@@ -220,7 +215,6 @@ class EmgProcessor:
         n_frames = f1 - f0
         per = self._rate / self.frame_hz
         out = np.empty((4, n_frames))
-        assert self.mains_hz is not None
         if per.denominator == 1:
             groups = [(int(per), np.arange(n_frames))]
             starts = np.arange(n_frames) * int(per)
@@ -236,17 +230,24 @@ class EmgProcessor:
         for length, rows in groups:
             idx = starts[rows][:, np.newaxis] + np.arange(length)
             frames = x[idx] if per.denominator != 1 else x.reshape(n_frames, length)
-            # remove each frame's mean and slow trend: drift and limb motion would leak into the EMG bins
-            q = trend_basis(length, min(self.p.detrend_order, length - 1))
-            coef = frames @ q
-            detrended = frames - coef @ q.T
-            trend_ms = (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
-            spec = scipy.fft.rfft(detrended, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
+            # remove each frame's mean and slow trend (drift and limb motion would leak into the EMG bins),
+            # fitted without the mains bins so that hum does not leak either
+            order = min(self.p.detrend_order, length - 1)
+            q, hum_bins, a, b, fq = trend_terms(length, order, self.fs, self._band, self._mains)
+            spec = scipy.fft.rfft(frames, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
+            coef = (frames @ q).astype(np.float64)
+            if hum_bins.size:
+                hb = spec[:, hum_bins]
+                coef -= hb.real @ a + hb.imag @ b
+            spec = spec - (coef @ fq).astype(np.complex64)
+            trend_ms = (coef[:, 1:] ** 2).sum(axis=1) / length
             power = spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2
-            ms = (power @ frame_weights(length, self.fs, self._band, self.mains_hz).T).T
+            ms = (power @ frame_weights(length, self.fs, self._band, self._mains).T).T
             out[0, rows] = ms[0]
             out[1, rows] = ms[1] + trend_ms
-            out[2, rows] = np.maximum(ms[2] - ms[3], 0.0)  # hum above the EMG's own share of those bins
+            hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins
+            self._hum_total += hum.sum(axis=1) / self.frame_hz
+            out[2, rows] = hum.max(axis=0) if hum.size else 0.0
             if self.full_scale_uv:
                 out[3, rows] = (np.abs(frames) >= 0.98 * self.full_scale_uv).mean(axis=1)
             else:

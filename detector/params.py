@@ -15,10 +15,7 @@ class EmgParams:
     """Surface-EMG stage: cleaning, envelope, resting baseline and activity."""
 
     band_hz: tuple[float, float] = (30.0, 450.0)  #: EMG band (upper edge at most 0.45 fs); 30 Hz keeps motion out
-    mains_candidates_hz: tuple[float, ...] = (50.0, 60.0)  #: mains frequencies looked for
-    mains_probe_s: float = 10.0  #: seconds at the start of a stream used to find the mains frequency
-    mains_peak_ratio: float = 4.0  #: PSD peak over its neighbourhood that counts as mains hum
-    default_mains_hz: float = 50.0  #: notched when no hum is found in the probe
+    mains_candidates_hz: tuple[float, ...] = (50.0, 60.0)  #: mains frequencies whose harmonics are removed
     detrend_order: int = 2  #: polynomial removed from each frame before its spectrum (drift, limb motion)
     mains_artifact_uv: float = 20.0  #: hum above this RMS is reported (its bins are removed, the frame stays usable)
     envelope_s: float = 0.5  #: causal RMS window of the envelope (activations, leg movements)

@@ -17,10 +17,11 @@ def methods_paragraph(result: NightResult) -> str:
     parts = []
     if emg_streams:
         parts.append(
-            f"Surface EMG ({', '.join(f'{s.name} at {s.fs_hz:g} Hz' for s in emg_streams)}) was notch-filtered at the "
-            f"mains frequency found in its first {m.mains_probe_s:g} s ({', '.join(mains) or 'none'}) and its "
-            f"harmonics, band-pass filtered at {m.band_hz[0]:g}-{m.band_hz[1]:g} Hz (4th-order Butterworth, causal; "
-            f"upper edge at most 0.45 times the sampling rate), and reduced to {1000 // p.frame_hz} ms RMS frames. "
+            f"Surface EMG ({', '.join(f'{s.name} at {s.fs_hz:g} Hz' for s in emg_streams)}) was cut into "
+            f"{1000 // p.frame_hz}-ms frames; each frame's quadratic trend was removed and its power spectrum "
+            f"summed over {m.band_hz[0]:g}-{m.band_hz[1]:g} Hz (at most 0.45 times the sampling rate), leaving out "
+            f"the bins of {' and '.join(f'{f:g}' for f in m.mains_candidates_hz)} Hz mains and their harmonics "
+            f"(hum found: {', '.join(mains) or 'none'}). "
             f"The resting level was the {m.baseline_quantile:g}th percentile of the {m.baseline_block_s:g}-s block "
             f"medians over the preceding {m.baseline_history_s / 60:g} min. Activity started when the "
             f"{m.envelope_s:g}-s RMS envelope exceeded {m.active_on_ratio:g} times the resting level and ended "
