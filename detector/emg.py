@@ -9,7 +9,8 @@ power spectrum (one real FFT per frame, float32) gives everything the detector n
    the most hum over the night.
 2. **EMG power**: the mean square of the bins in ``band_hz`` (upper edge at most 0.45 fs) minus the mains
    bins, scaled back to the whole band (Parseval), so levels read as µV RMS of band-passed EMG.
-3. **Quality**: power below ``band_hz[0]`` is low-frequency motion / lead-off / electrode-pop energy;
+3. **Quality**: power below ``band_hz[0]`` within a frame, plus the SD of frame means over
+   ``drift_window_s``, is low-frequency motion / lead-off / electrode-pop energy;
    samples pinned at the amplifier's full scale are clipping; a frame with missing samples is a gap. Such
    frames are unusable and never count as activity. Strong hum (``mains_artifact_uv``) is reported as an
    artifact but the frame stays usable, since its bins are removed.
@@ -57,6 +58,7 @@ class EmgFrames:
     envelope_uv: FloatArray
     baseline_uv: FloatArray
     ratio: FloatArray
+    frame_ratio: FloatArray
     slow_ratio: FloatArray
     active: BoolArray
     high: BoolArray
@@ -157,6 +159,7 @@ class EmgProcessor:
         self._buf_start = 0
         self._next_frame = 0
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
+        self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
         self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
         self._block_n = max(1, round(params.baseline_block_s * frame_hz))
         self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
@@ -214,7 +217,7 @@ class EmgProcessor:
         band), excess hum mean square, pinned share."""
         n_frames = f1 - f0
         per = self._rate / self.frame_hz
-        out = np.empty((4, n_frames))
+        out = np.empty((5, n_frames))
         if per.denominator == 1:
             groups = [(int(per), np.arange(n_frames))]
             starts = np.arange(n_frames) * int(per)
@@ -241,6 +244,7 @@ class EmgProcessor:
                 coef -= hb.real @ a + hb.imag @ b
             spec = spec - (coef @ fq).astype(np.complex64)
             trend_ms = (coef[:, 1:] ** 2).sum(axis=1) / length
+            out[4, rows] = coef[:, 0] / np.sqrt(length)  # the frame's mean
             power = spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2
             ms = (power @ frame_weights(length, self.fs, self._band, self._mains).T).T
             out[0, rows] = ms[0]
@@ -259,11 +263,19 @@ class EmgProcessor:
         n = upto - first
         self._next_frame = upto
         if feats is None:
-            feats = np.full((4, n), np.nan)
-        rms, lf, hum, clip = np.sqrt(feats[0]), np.sqrt(feats[1]), np.sqrt(feats[2]), feats[3]
+            feats = np.full((5, n), np.nan)
+        # slow wander (lead-off, limb motion) shows as frame means that change from frame to frame
+        means = self._drift.push(feats[4][np.newaxis, :])[0]  # (n, window)
+        ok = np.isfinite(means)
+        cnt = ok.sum(axis=-1)
+        mu = np.where(ok, means, 0.0).sum(axis=-1) / np.maximum(cnt, 1)
+        dev = np.where(ok, means - mu[:, np.newaxis], 0.0)
+        drift = np.sqrt((dev * dev).sum(axis=-1) / np.maximum(cnt, 1))
+        lf = np.sqrt(feats[1] + drift**2)
+        rms, hum, clip = np.sqrt(feats[0]), np.sqrt(feats[2]), feats[3]
         reason = np.zeros(n, dtype=np.int8)
         with np.errstate(invalid="ignore"):
-            reason[hum >= self.p.mains_artifact_uv] = MAINS
+            reason[(hum >= self.p.mains_artifact_uv) & (hum >= rms)] = MAINS
             reason[lf >= self.p.lead_off_uv] = LEAD_OFF
             reason[clip >= self.p.clip_fraction] = CLIPPING
         reason[~np.isfinite(rms)] = GAP
@@ -274,11 +286,12 @@ class EmgProcessor:
         base = self._baseline_for(first, rms, valid)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.nan_to_num(env / base, nan=0.0)
+            frame_ratio = np.where(valid, rms / base, np.nan)
             slow_ratio = np.nan_to_num(np.where(valid, slow / base, np.nan), nan=0.0)
         ok = valid & (ratio > 0)
         active = ok & (ratio >= self.p.active_off_ratio)
         high = ok & (ratio >= self.p.active_on_ratio)
-        return EmgFrames(first, rms, lf, env, base, ratio, slow_ratio, active, high, reason)
+        return EmgFrames(first, rms, lf, env, base, ratio, frame_ratio, slow_ratio, active, high, reason)
 
     def _baseline_for(self, first: int, rms: FloatArray, valid: BoolArray) -> FloatArray:
         out = np.empty(rms.size)

@@ -41,7 +41,19 @@ from detector.streaming import CausalWindow, Run, RunTracker, first_sample_of_fr
 from detector.summary import SleepInfo
 
 FloatArray = npt.NDArray[np.float64]
-EMG_TRACKS = ("active", "high", "valid", "gap", "artifact", "envelope", "ratio", "slow_ratio", "reason")
+EMG_TRACKS = (
+    "active",
+    "high",
+    "valid",
+    "gap",
+    "artifact",
+    "envelope",
+    "ratio",
+    "frame_ratio",
+    "slow_ratio",
+    "lf",
+    "reason",
+)
 ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid")
 
 
@@ -218,6 +230,8 @@ class NightDetector:
                         "envelope": fr.envelope_uv,
                         "ratio": fr.ratio,
                         "slow_ratio": fr.slow_ratio,
+                        "frame_ratio": fr.frame_ratio,
+                        "lf": fr.lf_uv,
                         "reason": fr.reason,
                     },
                 )
@@ -313,8 +327,14 @@ class NightDetector:
         assert leg.emg is not None
         ratio = self._get(leg.emg, "slow_ratio", a, b)
         valid = self._get(leg.emg, "valid", a, b) > 0.5
-        moving = self._get(leg.acc, "moving", a, b) > 0.5 if leg.acc else np.zeros(b - a, dtype=bool)
-        return valid & (ratio >= self.params.events.cramp_off_ratio), moving
+        return valid & (ratio >= self.params.events.cramp_off_ratio), self._moving(leg, a, b)
+
+    def _moving(self, leg: _Leg, a: int, b: int) -> npt.NDArray[np.bool_]:
+        """Limb motion: from the accelerometer, or without one from low-frequency motion artifact in the EMG."""
+        if leg.acc:
+            return self._get(leg.acc, "moving", a, b) > 0.5
+        assert leg.emg is not None
+        return self._get(leg.emg, "lf", a, b) >= self.params.emg.motion_uv
 
     def _lm_candidate(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
@@ -342,11 +362,40 @@ class NightDetector:
 
     def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
-        if r.first_hi < 0 or r.stop - r.first_hi < self._f(ev.cramp_min_s):
+        if r.first_hi < 0:
             return
-        cramp = self._classify_cramp(leg, r.first_hi, r.stop)
+        start, stop = self._refine(leg, r.first_hi, r.stop)
+        if stop - start < self._f(ev.cramp_min_s):
+            return
+        cramp = self._classify_cramp(leg, start, stop)
         if cramp is not None:
             self._cramps.append(cramp)
+
+    def _refine(self, leg: _Leg, start: int, stop: int) -> tuple[int, int]:
+        """Bounds of a contraction found on the slow envelope, sharpened on the frames themselves.
+
+        The slow envelope crosses its threshold part-way up the cramp's abrupt rise. The onset is moved
+        back to where the rise began: the last frame, within ``cramp_onset_lookback_s``, whose level (3-frame
+        mean of frame RMS over rest) was no higher than the level before the rise plus a quarter of the
+        rise. At the end, the stretch moves the leg and blurs the EMG: frames that are unusable or still
+        contracting right after the end (up to ``cramp_stretch_s``) belong to the cramp.
+        """
+        assert leg.emg is not None
+        ev = self.params.events
+        back = self._f(ev.cramp_onset_lookback_s)
+        fr = self._get(leg.emg, "frame_ratio", start - back - 1, start + 2)
+        smooth = np.convolve(np.nan_to_num(fr, nan=0.0), np.ones(3) / 3.0, mode="same")[1:-2]  # frames back..0
+        pre = self._get(leg.emg, "frame_ratio", start - 3 * back, start - back)
+        level = float(np.nanmedian(pre)) if np.isfinite(pre).any() else 1.0
+        top = float(np.nanmax(smooth[-3:])) if smooth.size else level
+        low = np.flatnonzero(smooth <= level + 0.25 * max(top - level, 0.0))
+        start -= back - (int(low[-1]) + 1 if low.size else 0)
+        ahead = self._f(ev.cramp_stretch_s)
+        tail_valid = self._get(leg.emg, "valid", stop, stop + ahead) > 0.5
+        tail_strong = self._get(leg.emg, "ratio", stop, stop + ahead) >= ev.cramp_off_ratio
+        done = np.flatnonzero(tail_valid & ~tail_strong)
+        stop += int(done[0]) if done.size else ahead
+        return start, stop
 
     def _classify_cramp(self, leg: _Leg, start: int, stop: int) -> Event | None:
         assert leg.emg is not None
@@ -366,7 +415,8 @@ class NightDetector:
         for other in self._legs.values():
             if other is leg or other.emg is None:
                 continue
-            if self._store[other.emg].fraction("active", start, stop) > ev.cramp_max_other_leg_fraction:
+            busy = (self._get(other.emg, "active", start, stop) > 0.5) | self._moving(other, start, stop)
+            if busy.mean() > ev.cramp_max_other_leg_fraction:
                 return None
         evidence = ["emg"]
         if leg.acc:

@@ -30,6 +30,8 @@ class EmgParams:
     clip_fraction: float = 0.01  #: fraction of pinned samples in a frame that marks clipping
     lead_off_uv: float = 60.0  #: RMS below the EMG band above which a frame is unusable (lead-off, motion, pops)
     pops_max_s: float = 1.0  #: unusable low-frequency stretches shorter than this are electrode pops
+    drift_window_s: float = 1.0  #: window of the frame-mean SD that measures slow wander
+    motion_uv: float = 20.0  #: without an accelerometer, low-frequency RMS above this is limb motion
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class EventParams:
     cramp_merge_gap_s: float = 3.0  #: contraction dips up to this long are bridged (waxing and waning)
     cramp_min_active_fraction: float = 0.7  #: share of a candidate above ``cramp_off_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
+    cramp_onset_lookback_s: float = 3.0  #: the onset may move back this far to where the fast envelope rose
+    cramp_stretch_s: float = 3.0  #: unusable frames this long right after a cramp are its final stretch
     cramp_end_grace_s: float = 8.0  #: the stretch that ends a cramp (at most half of it) may move the leg
     cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
     cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
