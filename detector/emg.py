@@ -15,9 +15,10 @@ power spectrum (one real FFT per frame, float32) gives everything the detector n
    frames are unusable and never count as activity. Strong hum (``mains_artifact_uv``) is reported as an
    artifact but the frame stays usable, since its bins are removed.
 4. **Resting level**: once per ``baseline_block_s`` block, the block's median of usable frame RMS is
-   remembered; the resting level for the next block is the ``baseline_quantile``-th percentile of the
-   blocks of the last ``baseline_history_s``. It follows the night slowly and ignores contractions shorter
-   than most of that history.
+   remembered if the block was quiet (at most ``baseline_quiet_ratio`` times the current resting level);
+   the resting level for the next block is the ``baseline_quantile``-th percentile of the quiet blocks of
+   the last ``baseline_history_s``. It follows the night's drift and never learns from contractions,
+   unless the level stays higher for ``baseline_relearn_s`` (then the resting level itself has changed).
 5. **Activity**: envelope = RMS over the last ``envelope_s`` (and ``slow_envelope_s`` for sustained
    contraction); ratio = envelope / resting level.
 
@@ -164,6 +165,8 @@ class EmgProcessor:
         self._block_n = max(1, round(params.baseline_block_s * frame_hz))
         self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
         self._block_vals: list[FloatArray] = []
+        self._busy: list[float] = []
+        self._relearn_blocks = max(1, round(params.baseline_relearn_s / params.baseline_block_s))
         self._block_id = 0
         self._baseline = np.nan
 
@@ -311,6 +314,16 @@ class EmgProcessor:
         vals = np.concatenate(self._block_vals) if self._block_vals else np.zeros(0)
         self._block_vals = []
         good = vals[np.isfinite(vals)]
-        if good.size >= 0.5 * self._block_n:
-            self._blocks.append(float(np.median(good)))
-            self._baseline = float(np.percentile(np.array(self._blocks), self.p.baseline_quantile))
+        if good.size < 0.5 * self._block_n:
+            return
+        level = float(np.median(good))
+        if np.isfinite(self._baseline) and level > self.p.baseline_quiet_ratio * self._baseline:
+            # a contracting block does not teach the resting level, unless it lasts so long that the
+            # resting level itself must have changed (electrode contact, posture)
+            self._busy.append(level)
+            if len(self._busy) < self._relearn_blocks:
+                return
+            self._blocks.extend(self._busy)
+        self._busy = []
+        self._blocks.append(level)
+        self._baseline = float(np.percentile(np.array(self._blocks), self.p.baseline_quantile))

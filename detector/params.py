@@ -21,9 +21,10 @@ class EmgParams:
     envelope_s: float = 0.5  #: causal RMS window of the envelope (activations, leg movements)
     slow_envelope_s: float = 2.0  #: causal RMS window for sustained contraction (smooths the 1-2 Hz waxing)
     baseline_block_s: float = 10.0  #: the resting level is updated once per block
-    baseline_block_quantile: float = 50.0  #: percentile of frame RMS that summarises a block
-    baseline_history_s: float = 900.0  #: blocks remembered for the resting level
-    baseline_quantile: float = 25.0  #: percentile of remembered blocks taken as the resting level
+    baseline_history_s: float = 600.0  #: quiet blocks remembered for the resting level
+    baseline_quantile: float = 50.0  #: percentile of remembered quiet blocks taken as the resting level
+    baseline_quiet_ratio: float = 1.5  #: blocks above this many times the resting level are not learnt
+    baseline_relearn_s: float = 900.0  #: a higher level lasting this long becomes the new resting level
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
     active_off_ratio: float = 1.5  #: activation ends when the envelope stays below this ratio ...
     active_off_s: float = 0.5  #: ... for at least this long (AASM end rule)
