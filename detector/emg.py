@@ -83,7 +83,13 @@ def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
 @functools.lru_cache(maxsize=64)
 def trend_terms(
     length: int, order: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp], FloatArray, FloatArray, npt.NDArray[np.complex64]]:
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.intp],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.complex64],
+]:
     """What removing a frame's polynomial trend needs, without letting mains hum into the trend.
 
     Returns the orthonormal basis ``q`` (length, order + 1); the rFFT bins of the mains harmonics;
@@ -100,8 +106,8 @@ def trend_terms(
         harmonics = f0 * np.arange(1, int(fs / f0) + 1)
         hum |= np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
     idx = np.flatnonzero(hum & (f > 0))
-    a = np.zeros((idx.size, q.shape[1]))
-    b = np.zeros((idx.size, q.shape[1]))
+    a = np.zeros((idx.size, q.shape[1]), dtype=np.float32)
+    b = np.zeros((idx.size, q.shape[1]), dtype=np.float32)
     for j, k in enumerate(idx):
         unit = np.zeros(f.size, dtype=complex)
         unit[k] = 1.0
@@ -115,7 +121,9 @@ def trend_terms(
 
 
 @functools.lru_cache(maxsize=64)
-def frame_weights(length: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]) -> FloatArray:
+def frame_weights(
+    length: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
+) -> npt.NDArray[np.float32]:
     """Weights over rFFT bins of a ``length``-sample frame.
 
     Rows: EMG band without the bins of any candidate mains frequency or its harmonics (scaled so that
@@ -135,7 +143,7 @@ def frame_weights(length: int, fs: float, band: tuple[float, float], mains: tupl
         near = np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
         hums.append(in_band & near)
     kept = in_band & ~np.logical_or.reduce(hums) if hums else in_band
-    w = np.zeros((2 + 2 * len(hums), f.size))
+    w = np.zeros((2 + 2 * len(hums), f.size), dtype=np.float32)
     w[0, kept] = scale[kept] * (in_band.sum() / max(kept.sum(), 1))
     low = (f > 0) & (f < band[0])
     w[1, low] = scale[low]
@@ -241,15 +249,16 @@ class EmgProcessor:
             order = min(self.p.detrend_order, length - 1)
             q, hum_bins, a, b, fq = trend_terms(length, order, self.fs, self._band, self._mains)
             spec = scipy.fft.rfft(frames, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
-            coef = (frames @ q).astype(np.float64)
+            coef = frames @ q
             if hum_bins.size:
                 hb = spec[:, hum_bins]
                 coef -= hb.real @ a + hb.imag @ b
-            spec = spec - (coef @ fq).astype(np.complex64)
-            trend_ms = (coef[:, 1:] ** 2).sum(axis=1) / length
+            spec -= coef @ fq
+            trend_ms = (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
             out[4, rows] = coef[:, 0] / np.sqrt(length)  # the frame's mean
-            power = spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2
-            ms = (power @ frame_weights(length, self.fs, self._band, self._mains).T).T
+            power = np.square(spec.real)
+            power += np.square(spec.imag)
+            ms = (power @ frame_weights(length, self.fs, self._band, self._mains).T).T.astype(np.float64)
             out[0, rows] = ms[0]
             out[1, rows] = ms[1] + trend_ms
             hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins
@@ -326,4 +335,5 @@ class EmgProcessor:
             self._blocks.extend(self._busy)
         self._busy = []
         self._blocks.append(level)
-        self._baseline = float(np.percentile(np.array(self._blocks), self.p.baseline_quantile))
+        ordered = sorted(self._blocks)
+        self._baseline = ordered[min(len(ordered) - 1, int(self.p.baseline_quantile / 100.0 * len(ordered)))]

@@ -189,12 +189,15 @@ class CausalWindow:
 
     def mean(self, x: FloatArray) -> FloatArray:
         """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""
-        w = self.push(x)
-        valid = np.isfinite(w)
-        n = valid.sum(axis=-1)
-        total = np.where(valid, w, 0.0).sum(axis=-1)
+        full = np.concatenate((self._tail, x), axis=1)
+        if self.width > 1:
+            self._tail = full[:, -(self.width - 1) :].copy()
+        ok = np.isfinite(full)
+        view = np.lib.stride_tricks.sliding_window_view
+        total = view(np.where(ok, full, 0.0), self.width, axis=1).sum(axis=-1)
+        n = view(ok.astype(np.float64), self.width, axis=1).sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+            return np.where(n > 0, total / np.maximum(n, 1.0), np.nan)
 
 
 @dataclass(frozen=True, slots=True)
