@@ -83,20 +83,14 @@ def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
 @functools.lru_cache(maxsize=64)
 def trend_terms(
     length: int, order: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
-) -> tuple[
-    npt.NDArray[np.float32],
-    npt.NDArray[np.intp],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.complex64],
-]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """What removing a frame's polynomial trend needs, without letting mains hum into the trend.
 
-    Returns the orthonormal basis ``q`` (length, order + 1); the rFFT bins of the mains harmonics;
-    matrices ``a`` and ``b`` (n_bins, order + 1) giving the trend coefficients contributed by the real
-    and imaginary parts of those bins; and ``fq`` (order + 1, n_rfft), the spectra of the basis vectors.
-    A sinusoid of hum projects onto a low-order polynomial too; subtracting that projection would leak
-    hum into every bin, so the trend is fitted to the signal with its mains bins removed.
+    Returns the orthonormal basis ``q`` (length, order + 1); ``dft`` (length, 2 n_bins), which gives the
+    real and imaginary parts of the rFFT at the bins of the mains harmonics; and ``ab`` (2 n_bins,
+    order + 1), the trend coefficients those parts contribute. A sinusoid of hum projects onto a low-order
+    polynomial too; subtracting that projection would leak hum into every bin, so the trend is fitted to the
+    signal with its mains bins removed.
     """
     q = trend_basis(length, order)
     f = scipy.fft.rfftfreq(length, 1.0 / fs)
@@ -114,10 +108,14 @@ def trend_terms(
         a[j] = scipy.fft.irfft(unit, n=length) @ q
         unit[k] = 1.0j
         b[j] = scipy.fft.irfft(unit, n=length) @ q
-    fq = scipy.fft.rfft(q.T.astype(np.float64), axis=1).astype(np.complex64)
-    for arr in (idx, a, b, fq):
+    n = np.arange(length)
+    dft = np.concatenate(
+        (np.cos(2 * np.pi * np.outer(n, idx) / length), -np.sin(2 * np.pi * np.outer(n, idx) / length)), axis=1
+    ).astype(np.float32)  # real and imaginary parts of the rFFT at the mains bins
+    ab = np.concatenate((a, b), axis=0)
+    for arr in (idx, dft, ab):
         arr.flags.writeable = False
-    return q, idx, a, b, fq
+    return q, dft, ab
 
 
 @functools.lru_cache(maxsize=64)
@@ -174,6 +172,7 @@ class EmgProcessor:
         self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
         self._block_vals: list[FloatArray] = []
         self._busy: list[float] = []
+        self._block_level: tuple[float, int] | None = None
         self._relearn_blocks = max(1, round(params.baseline_relearn_s / params.baseline_block_s))
         self._block_id = 0
         self._baseline = np.nan
@@ -247,25 +246,26 @@ class EmgProcessor:
             # remove each frame's mean and slow trend (drift and limb motion would leak into the EMG bins),
             # fitted without the mains bins so that hum does not leak either
             order = min(self.p.detrend_order, length - 1)
-            q, hum_bins, a, b, fq = trend_terms(length, order, self.fs, self._band, self._mains)
-            spec = scipy.fft.rfft(frames, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
+            q, dft, ab = trend_terms(length, order, self.fs, self._band, self._mains)
             coef = frames @ q
-            if hum_bins.size:
-                hb = spec[:, hum_bins]
-                coef -= hb.real @ a + hb.imag @ b
-            spec -= coef @ fq
+            if ab.size:
+                coef -= (frames @ dft) @ ab
+            detrended = frames - coef @ q.T
+            spec = scipy.fft.rfft(detrended, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
             trend_ms = (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
             out[4, rows] = coef[:, 0] / np.sqrt(length)  # the frame's mean
-            power = np.square(spec.real)
-            power += np.square(spec.imag)
-            ms = (power @ frame_weights(length, self.fs, self._band, self._mains).T).T.astype(np.float64)
+            parts = spec.view(np.float32)  # real and imaginary parts side by side
+            power = parts * parts
+            w = frame_weights(length, self.fs, self._band, self._mains)
+            ms = (power @ np.repeat(w, 2, axis=1).T).T.astype(np.float64)
             out[0, rows] = ms[0]
             out[1, rows] = ms[1] + trend_ms
             hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins
             self._hum_total += hum.sum(axis=1) / self.frame_hz
             out[2, rows] = hum.max(axis=0) if hum.size else 0.0
             if self.full_scale_uv:
-                out[3, rows] = (np.abs(frames) >= 0.98 * self.full_scale_uv).mean(axis=1)
+                peak = np.maximum(frames.max(axis=1), -frames.min(axis=1))
+                out[3, rows] = peak >= self.p.clip_level * self.full_scale_uv
             else:
                 out[3, rows] = 0.0
         return out
@@ -289,7 +289,7 @@ class EmgProcessor:
         with np.errstate(invalid="ignore"):
             reason[(hum >= self.p.mains_artifact_uv) & (hum >= rms)] = MAINS
             reason[lf >= self.p.lead_off_uv] = LEAD_OFF
-            reason[clip >= self.p.clip_fraction] = CLIPPING
+            reason[clip > 0] = CLIPPING
         reason[~np.isfinite(rms)] = GAP
         valid = (reason == OK) | (reason == MAINS)
         ms = np.where(valid, feats[0], np.nan)
@@ -306,26 +306,49 @@ class EmgProcessor:
         return EmgFrames(first, rms, lf, env, base, ratio, frame_ratio, slow_ratio, active, high, reason)
 
     def _baseline_for(self, first: int, rms: FloatArray, valid: BoolArray) -> FloatArray:
+        """Resting level for each frame (from the blocks before it), learning from each finished block."""
         out = np.empty(rms.size)
+        vals = np.where(valid, rms, np.nan)
+        bn = self._block_n
+        # medians of the whole blocks inside this batch, all at once
+        head = min(rms.size, (-first) % bn)
+        n_whole = (rms.size - head) // bn
+        whole = vals[head : head + n_whole * bn].reshape(n_whole, bn)
+        counts = np.isfinite(whole).sum(axis=1)
+        medians = np.full(n_whole, np.nan)
+        if n_whole:
+            srt = np.sort(whole, axis=1)  # NaN sort last
+            lo = np.maximum((counts - 1) // 2, 0)
+            hi = np.maximum(counts // 2, 0)
+            rows = np.arange(n_whole)
+            medians = np.where(counts > 0, 0.5 * (srt[rows, lo] + srt[rows, hi]), np.nan)
         i = 0
         while i < rms.size:
-            block = (first + i) // self._block_n
+            block = (first + i) // bn
             if block != self._block_id:
                 self._close_block()
                 self._block_id = block
-            j = min(rms.size, (block + 1) * self._block_n - first)
+            j = min(rms.size, (block + 1) * bn - first)
             out[i:j] = self._baseline
-            self._block_vals.append(np.where(valid[i:j], rms[i:j], np.nan))
+            k = (i - head) // bn
+            if i >= head and j - i == bn and 0 <= k < n_whole and not self._block_vals:
+                self._block_level = (float(medians[k]), int(counts[k]))
+            else:
+                self._block_vals.append(vals[i:j])
             i = j
         return out
 
     def _close_block(self) -> None:
-        vals = np.concatenate(self._block_vals) if self._block_vals else np.zeros(0)
+        if self._block_level is not None:
+            level, count = self._block_level
+            self._block_level = None
+        else:
+            v = np.concatenate(self._block_vals) if self._block_vals else np.zeros(0)
+            good = v[np.isfinite(v)]
+            level, count = (float(np.median(good)) if good.size else np.nan), int(good.size)
         self._block_vals = []
-        good = vals[np.isfinite(vals)]
-        if good.size < 0.5 * self._block_n:
+        if count < 0.5 * self._block_n:
             return
-        level = float(np.median(good))
         if np.isfinite(self._baseline) and level > self.p.baseline_quiet_ratio * self._baseline:
             # a contracting block does not teach the resting level, unless it lasts so long that the
             # resting level itself must have changed (electrode contact, posture)

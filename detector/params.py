@@ -28,7 +28,7 @@ class EmgParams:
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
     active_off_ratio: float = 1.5  #: activation ends when the envelope stays below this ratio ...
     active_off_s: float = 0.5  #: ... for at least this long (AASM end rule)
-    clip_fraction: float = 0.01  #: fraction of pinned samples in a frame that marks clipping
+    clip_level: float = 0.98  #: a frame with a sample beyond this share of full scale is clipped
     lead_off_uv: float = 60.0  #: RMS below the EMG band above which a frame is unusable (lead-off, motion, pops)
     pops_max_s: float = 1.0  #: unusable low-frequency stretches shorter than this are electrode pops
     drift_window_s: float = 1.0  #: window of the frame-mean SD that measures slow wander
