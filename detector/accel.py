@@ -47,15 +47,16 @@ class AccProcessor:
         self.p, self.frame_hz = params, frame_hz
         self._framer = Framer(fs=fs, frame_hz=frame_hz, n_sum=6, n_max=0)
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
+        self._motion_sq = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
         self._post_win = CausalWindow(max(1, round(params.posture_window_s * frame_hz)), n_rows=3)
         self._empty = np.zeros((0, 0))
 
-    def push(self, start: int, xyz: FloatArray) -> list[AccFrames]:
-        if xyz.shape[0] != 3:
+    def push(self, start: int, xyz: npt.ArrayLike) -> list[AccFrames]:
+        xyz = np.asarray(xyz, dtype=np.float64)
+        if xyz.ndim != 2 or xyz.shape[0] != 3:
             raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
         if xyz.shape[1] == 0:
             return []
-        xyz = np.asarray(xyz, dtype=np.float64)
         sums = np.concatenate((xyz, xyz * xyz))
         batch = self._framer.push(start, sums, np.zeros((0, xyz.shape[1])))
         return [] if batch is None else [self._frames(batch)]
@@ -71,14 +72,9 @@ class AccProcessor:
         var = np.maximum(b.sums[3:] / cnt - mean * mean, 0.0)
         in_sd = np.sqrt(var.sum(axis=0))
         mean = np.where(valid, mean, np.nan)
-        w = self._motion_win.push(mean)
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(w).all(axis=0)
-            n_fin = finite.sum(axis=-1)
-            wz = np.where(finite, w, 0.0)
-            mu = wz.sum(axis=-1) / np.maximum(n_fin, 1)
-            dev = np.where(finite, w - mu[..., np.newaxis], 0.0)
-            slow_sd = np.sqrt((dev * dev).sum(axis=(0, -1)) / np.maximum(n_fin, 1))
+        mu = self._motion_win.mean(mean)
+        mu2 = self._motion_sq.mean(mean * mean)
+        slow_sd = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0).sum(axis=0))
         motion = np.where(valid, slow_sd + in_sd, np.nan)
         grav = self._post_win.mean(mean)
         norm = np.sqrt((grav * grav).sum(axis=0))

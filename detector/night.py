@@ -23,7 +23,9 @@ a contraction has been sustained for ``cramp_min_s``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +163,11 @@ class NightDetector:
         info = self.streams.get(name)
         if info is None:
             raise ValueError(f"unknown stream {name!r}; known: {sorted(self.streams)}")
+        x = self._checked(name, data)
+        return self._ingest(name, self._proc[name].push(start, x))
+
+    def _checked(self, name: str, data: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
+        info = self.streams[name]
         x = np.asarray(data)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)
@@ -170,9 +177,7 @@ class NightDetector:
             raise ValueError(f"stream {name!r}: accelerometer chunks must have shape (3, n), got {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError(f"stream {name!r}: samples contain NaN or infinity; send gaps as missing samples")
-        proc = self._proc[name]
-        frames = proc.push(start, x)
-        return self._ingest(name, frames)
+        return x
 
     def add_marker(self, t_s: float, label: str) -> list[Event]:
         ev = Event("marker", t_s, t_s, None, {"label": label})
@@ -609,9 +614,20 @@ def analyze_arrays(
         streams.append(StreamInfo(f"acc:{leg}", "acc", leg, acc_fs, "g"))
         data.append((f"acc:{leg}", np.asarray(x)))
     det = NightDetector(streams, params)
-    for name, arr in data:
+
+    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[EmgFrames | AccFrames]:
+        name, arr = item
+        proc = det._proc[name]
+        out: list[EmgFrames | AccFrames] = []
         finite = np.isfinite(arr).all(axis=0)
         for a, b in mask_to_runs(finite).tolist():
-            det.push(name, a, arr[0, a:b] if name.startswith("emg") else arr[:, a:b])
+            chunk = det._checked(name, arr[0, a:b] if name.startswith("emg") else arr[:, a:b])
+            out += proc.push(a, chunk)
+        return out
+
+    # the streams' own stages are independent: run them on all cores, then fuse in order
+    with ThreadPoolExecutor(max_workers=min(len(data), os.cpu_count() or 1)) as pool:
+        for (name, _), frames in zip(data, pool.map(frames_of, data), strict=True):
+            det._ingest(name, frames)
     det.finish(duration_s)
     return det
