@@ -57,7 +57,9 @@ class AccProcessor:
             raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
         if xyz.shape[1] == 0:
             return []
-        sums = np.concatenate((xyz, xyz * xyz))
+        sums = np.empty((6, xyz.shape[1]))
+        sums[:3] = xyz
+        np.multiply(xyz, xyz, out=sums[3:])
         batch = self._framer.push(start, sums, np.zeros((0, xyz.shape[1])))
         return [] if batch is None else [self._frames(batch)]
 

@@ -1,7 +1,8 @@
 """Surface-EMG stage: per-frame spectra, mains removal, resting level and activity, chunk by chunk.
 
 The EMG is cut into frames of ``1 / frame_hz`` s (100 ms) aligned to the recording clock, and each frame's
-power spectrum (one real FFT per frame, float32) gives everything the detector needs:
+trend and the power in the few spectral bins that matter (below the EMG band, in it, at mains harmonics),
+all from one float32 matrix product per block of frames, give everything the detector needs:
 
 1. **Mains**: the FFT bins of 50 Hz, 60 Hz and their harmonics are left out of the EMG power: a notch
    with no transient, no start-up and no cost, right whichever country the band is used in. Their power
@@ -46,7 +47,7 @@ BoolArray = npt.NDArray[np.bool_]
 #: reason codes of frames (0 = usable)
 OK, GAP, CLIPPING, LEAD_OFF, MAINS = 0, 1, 3, 4, 5
 REASONS = {GAP: "gap", CLIPPING: "clipping", LEAD_OFF: "lead_off", MAINS: "mains"}
-_PARALLEL_FRAMES = 4096  # batches this large use both cores for their FFTs
+_BLOCK_FRAMES = 6000  # frames handled at once (bounds temporary memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,55 +81,33 @@ def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
     return q
 
 
-@functools.lru_cache(maxsize=64)
-def trend_terms(
-    length: int, order: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """What removing a frame's polynomial trend needs, without letting mains hum into the trend.
+@dataclass(frozen=True)
+class FrameBasis:
+    """Everything one frame length needs: one matrix product gives a frame's trend and the bins used.
 
-    Returns the orthonormal basis ``q`` (length, order + 1); ``dft`` (length, 2 n_bins), which gives the
-    real and imaginary parts of the rFFT at the bins of the mains harmonics; and ``ab`` (2 n_bins,
-    order + 1), the trend coefficients those parts contribute. A sinusoid of hum projects onto a low-order
-    polynomial too; subtracting that projection would leak hum into every bin, so the trend is fitted to the
-    signal with its mains bins removed.
+    ``basis`` (length, order + 1 + 2 n_bins): the orthonormal polynomial basis, then the real and
+    imaginary rFFT kernels of the bins used (below the EMG band, in the band, at mains harmonics).
+    ``hum_ab`` (2 n_hum, order + 1): the trend coefficients contributed by the mains bins, which are taken
+    back out so that hum does not leak into the trend (a sinusoid projects onto a low-order polynomial
+    too). ``trend_re``/``trend_im`` (order + 1, n_bins): the spectra of the basis polynomials at the bins,
+    to remove the trend from them. ``weights`` (n_bins, 2 + 2 n_mains): Parseval weights giving the EMG
+    band (without the mains bins, scaled back to the whole band), the low band, and for each mains
+    candidate its bins' power and the broadband EMG's expected share of it.
     """
+
+    order: int
+    basis: npt.NDArray[np.float32]
+    hum_cols: npt.NDArray[np.intp]
+    hum_ab: npt.NDArray[np.float32]
+    trend_re: npt.NDArray[np.float32]
+    trend_im: npt.NDArray[np.float32]
+    weights: npt.NDArray[np.float32]
+
+
+@functools.lru_cache(maxsize=64)
+def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]) -> FrameBasis:
+    """The :class:`FrameBasis` of ``length``-sample frames at ``fs``."""
     q = trend_basis(length, order)
-    f = scipy.fft.rfftfreq(length, 1.0 / fs)
-    width = fs / length
-    hum = np.zeros(f.size, dtype=bool)
-    for f0 in mains:
-        harmonics = f0 * np.arange(1, int(fs / f0) + 1)
-        hum |= np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
-    idx = np.flatnonzero(hum & (f > 0))
-    a = np.zeros((idx.size, q.shape[1]), dtype=np.float32)
-    b = np.zeros((idx.size, q.shape[1]), dtype=np.float32)
-    for j, k in enumerate(idx):
-        unit = np.zeros(f.size, dtype=complex)
-        unit[k] = 1.0
-        a[j] = scipy.fft.irfft(unit, n=length) @ q
-        unit[k] = 1.0j
-        b[j] = scipy.fft.irfft(unit, n=length) @ q
-    n = np.arange(length)
-    dft = np.concatenate(
-        (np.cos(2 * np.pi * np.outer(n, idx) / length), -np.sin(2 * np.pi * np.outer(n, idx) / length)), axis=1
-    ).astype(np.float32)  # real and imaginary parts of the rFFT at the mains bins
-    ab = np.concatenate((a, b), axis=0)
-    for arr in (idx, dft, ab):
-        arr.flags.writeable = False
-    return q, dft, ab
-
-
-@functools.lru_cache(maxsize=64)
-def frame_weights(
-    length: int, fs: float, band: tuple[float, float], mains: tuple[float, ...]
-) -> npt.NDArray[np.float32]:
-    """Weights over rFFT bins of a ``length``-sample frame.
-
-    Rows: EMG band without the bins of any candidate mains frequency or its harmonics (scaled so that
-    leaving them out does not lower the level), the low band below the EMG band, then for each mains
-    candidate the power in its bins and the broadband EMG's expected share of those bins.
-    ``power @ weights.T`` gives mean squares (µV²) by Parseval.
-    """
     f = scipy.fft.rfftfreq(length, 1.0 / fs)
     width = fs / length
     scale = np.full(f.size, 2.0 / length**2)
@@ -140,16 +119,44 @@ def frame_weights(
         harmonics = f0 * np.arange(1, int(fs / f0) + 1)
         near = np.min(np.abs(f[:, np.newaxis] - harmonics[np.newaxis, :]), axis=1) <= width / 2
         hums.append(in_band & near)
-    kept = in_band & ~np.logical_or.reduce(hums) if hums else in_band
-    w = np.zeros((2 + 2 * len(hums), f.size), dtype=np.float32)
-    w[0, kept] = scale[kept] * (in_band.sum() / max(kept.sum(), 1))
+    any_hum = np.logical_or.reduce(hums) if hums else np.zeros(f.size, dtype=bool)
+    kept = in_band & ~any_hum
     low = (f > 0) & (f < band[0])
-    w[1, low] = scale[low]
+    bins = np.flatnonzero(low | in_band)
+    n = np.arange(length)
+    cos = np.cos(2 * np.pi * np.outer(n, bins) / length)
+    sin = -np.sin(2 * np.pi * np.outer(n, bins) / length)
+    basis = np.concatenate((q.astype(np.float64), cos, sin), axis=1).astype(np.float32)
+    hum_cols = np.flatnonzero(any_hum[bins])
+    # trend coefficients contributed by each mains bin's real and imaginary part
+    ab = np.zeros((2 * hum_cols.size, q.shape[1]))
+    for j, k in enumerate(bins[hum_cols]):
+        unit = np.zeros(f.size, dtype=complex)
+        unit[k] = 1.0
+        ab[j] = scipy.fft.irfft(unit, n=length) @ q
+        unit[k] = 1.0j
+        ab[hum_cols.size + j] = scipy.fft.irfft(unit, n=length) @ q
+    fq = scipy.fft.rfft(q.T.astype(np.float64), axis=1)[:, bins]
+    w = np.zeros((bins.size, 2 + 2 * len(hums)))
+    kb, ib = kept[bins], in_band[bins]
+    w[kb, 0] = scale[bins][kb] * (in_band.sum() / max(kept.sum(), 1))
+    w[low[bins], 1] = scale[bins][low[bins]]
     for i, hum in enumerate(hums):
-        w[2 + 2 * i, hum] = scale[hum]
-        w[3 + 2 * i, kept] = scale[kept] * (hum.sum() / max(kept.sum(), 1))
-    w.flags.writeable = False
-    return w
+        hb = hum[bins] & ib
+        w[hb, 2 + 2 * i] = scale[bins][hb]
+        w[kb, 3 + 2 * i] = scale[bins][kb] * (hum.sum() / max(kept.sum(), 1))
+    out = FrameBasis(
+        order=q.shape[1] - 1,
+        basis=basis,
+        hum_cols=hum_cols,
+        hum_ab=ab.astype(np.float32),
+        trend_re=fq.real.astype(np.float32),
+        trend_im=fq.imag.astype(np.float32),
+        weights=w.astype(np.float32),
+    )
+    for arr in (out.basis, out.hum_cols, out.hum_ab, out.trend_re, out.trend_im, out.weights):
+        arr.flags.writeable = False
+    return out
 
 
 class EmgProcessor:
@@ -222,6 +229,40 @@ class EmgProcessor:
         out.append(self._emit(f_first, f_last, feats))
         return out
 
+    def _frame_features(self, frames: npt.NDArray[np.float32], fb: FrameBasis, length: int) -> FloatArray:
+        """Features of equal-length frames (n_frames, length): see :meth:`_features`.
+
+        Matrix products here always have a multiple of 16 rows (zero-padded): BLAS then computes each row
+        the same way however many frames a call holds, so live and offline analysis stay bit-identical.
+        """
+        n_frames = frames.shape[0]
+        if n_frames % 16:
+            frames = np.concatenate((frames, np.zeros((16 - n_frames % 16, length), dtype=frames.dtype)))
+        g = frames @ fb.basis
+        k = fb.order + 1
+        nb = fb.trend_re.shape[1]
+        coef = g[:, :k]
+        re, im = g[:, k : k + nb], g[:, k + nb :]
+        if fb.hum_cols.size:  # fit the trend to the signal without its hum
+            coef = coef - np.concatenate((re[:, fb.hum_cols], im[:, fb.hum_cols]), axis=1) @ fb.hum_ab
+        re = re - coef @ fb.trend_re
+        im = im - coef @ fb.trend_im
+        ms = ((re * re + im * im) @ fb.weights).astype(np.float64)[:n_frames]
+        coef, frames = coef[:n_frames], frames[:n_frames]
+        out = np.empty((5, n_frames))
+        out[0] = ms[:, 0]
+        out[1] = ms[:, 1] + (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
+        hum = np.maximum(ms[:, 2::2] - ms[:, 3::2], 0.0)  # hum above the EMG's own share of those bins
+        self._hum_total += hum.sum(axis=0) / self.frame_hz
+        out[2] = hum.max(axis=1) if hum.shape[1] else 0.0
+        if self.full_scale_uv:
+            peak = np.maximum(frames.max(axis=1), -frames.min(axis=1))
+            out[3] = peak >= self.p.clip_level * self.full_scale_uv
+        else:
+            out[3] = 0.0
+        out[4] = coef[:, 0] / np.sqrt(length)  # the frame's mean
+        return out
+
     def _features(self, x: npt.NDArray[np.float32], f0: int, f1: int) -> FloatArray:
         """Per complete frame: EMG mean square, low-frequency mean square (trend and bins below the EMG
         band), excess hum mean square, pinned share."""
@@ -232,42 +273,22 @@ class EmgProcessor:
             groups = [(int(per), np.arange(n_frames))]
             starts = np.arange(n_frames) * int(per)
         else:
-            bounds = np.array([first_sample_of_frame(f, fs=self._rate, frame_hz=self.frame_hz) for f in (f0, f1)])
-            edges = (
-                np.array([first_sample_of_frame(f, fs=self._rate, frame_hz=self.frame_hz) for f in range(f0, f1 + 1)])
-                - bounds[0]
-            )
+            f = np.arange(f0, f1 + 1, dtype=np.int64)
+            num, den = self._rate.numerator, self.frame_hz * self._rate.denominator
+            edges = -((-f * num) // den)
+            edges -= edges[0]
             lengths = np.diff(edges)
             starts = edges[:-1]
             groups = [(int(L), np.flatnonzero(lengths == L)) for L in np.unique(lengths)]
         for length, rows in groups:
-            idx = starts[rows][:, np.newaxis] + np.arange(length)
-            frames = x[idx] if per.denominator != 1 else x.reshape(n_frames, length)
-            # remove each frame's mean and slow trend (drift and limb motion would leak into the EMG bins),
-            # fitted without the mains bins so that hum does not leak either
-            order = min(self.p.detrend_order, length - 1)
-            q, dft, ab = trend_terms(length, order, self.fs, self._band, self._mains)
-            coef = frames @ q
-            if ab.size:
-                coef -= (frames @ dft) @ ab
-            detrended = frames - coef @ q.T
-            spec = scipy.fft.rfft(detrended, axis=1, workers=2 if rows.size >= _PARALLEL_FRAMES else 1)
-            trend_ms = (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
-            out[4, rows] = coef[:, 0] / np.sqrt(length)  # the frame's mean
-            parts = spec.view(np.float32)  # real and imaginary parts side by side
-            power = parts * parts
-            w = frame_weights(length, self.fs, self._band, self._mains)
-            ms = (power @ np.repeat(w, 2, axis=1).T).T.astype(np.float64)
-            out[0, rows] = ms[0]
-            out[1, rows] = ms[1] + trend_ms
-            hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins
-            self._hum_total += hum.sum(axis=1) / self.frame_hz
-            out[2, rows] = hum.max(axis=0) if hum.size else 0.0
-            if self.full_scale_uv:
-                peak = np.maximum(frames.max(axis=1), -frames.min(axis=1))
-                out[3, rows] = peak >= self.p.clip_level * self.full_scale_uv
-            else:
-                out[3, rows] = 0.0
+            fb = frame_basis(length, min(self.p.detrend_order, length - 1), self.fs, self._band, self._mains)
+            for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
+                sub = rows[lo : lo + _BLOCK_FRAMES]
+                if per.denominator == 1:
+                    frames = x[sub[0] * length : (sub[-1] + 1) * length].reshape(sub.size, length)
+                else:
+                    frames = x[starts[sub][:, np.newaxis] + np.arange(length)]
+                out[:, sub] = self._frame_features(frames, fb, length)
         return out
 
     # -- frames ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from detector.accel import AccFrames, AccProcessor
 from detector.emg import CLIPPING, GAP, LEAD_OFF, MAINS, REASONS, EmgFrames, EmgProcessor
@@ -587,6 +588,24 @@ class NightDetector:
         return out
 
 
+_OFFLINE_CHUNK = 2**22  # samples per push in offline analysis
+
+
+def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the stretches without NaN (columns of a 2-D array)."""
+    bad = np.isnan(arr).any(axis=0) if arr.ndim == 2 else np.isnan(arr)
+    where = np.flatnonzero(bad)
+    if where.size == 0:
+        return [(0, arr.shape[-1])] if arr.shape[-1] else []
+    return [(int(a), int(b)) for a, b in mask_to_runs(runs_to_mask_sparse(where, arr.shape[-1])).tolist()]
+
+
+def runs_to_mask_sparse(bad: npt.NDArray[np.intp], n: int) -> npt.NDArray[np.bool_]:
+    mask = np.ones(n, dtype=bool)
+    mask[bad] = False
+    return mask
+
+
 def analyze_arrays(
     emg: Mapping[str, npt.ArrayLike],
     acc: Mapping[str, npt.ArrayLike],
@@ -619,14 +638,15 @@ def analyze_arrays(
         name, arr = item
         proc = det._proc[name]
         out: list[EmgFrames | AccFrames] = []
-        finite = np.isfinite(arr).all(axis=0)
-        for a, b in mask_to_runs(finite).tolist():
-            chunk = det._checked(name, arr[0, a:b] if name.startswith("emg") else arr[:, a:b])
-            out += proc.push(a, chunk)
+        for a, b in _finite_runs(arr):
+            chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
+            for c in range(a, b, _OFFLINE_CHUNK):  # bounded memory; any chunking gives the same frames
+                out += proc.push(c, chunk[..., c - a : min(b, c + _OFFLINE_CHUNK) - a])
         return out
 
     # the streams' own stages are independent: run them on all cores, then fuse in order
-    with ThreadPoolExecutor(max_workers=min(len(data), os.cpu_count() or 1)) as pool:
+    workers = min(len(data), os.cpu_count() or 1)
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
         for (name, _), frames in zip(data, pool.map(frames_of, data), strict=True):
             det._ingest(name, frames)
     det.finish(duration_s)

@@ -99,6 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--report", type=Path, help="write the HTML report here at the end")
     r.add_argument("--kinds", default="all", help="comma-separated event kinds to print (default: all)")
     r.set_defaults(func=cmd_replay)
+
+    e = sub.add_parser("evaluate", help="accuracy on simulated nights never used while tuning")
+    e.add_argument("--seed-base", type=int, default=None, help="first seed of the suite (default: 900000)")
+    e.add_argument("--scale", type=float, default=1.0, help="night lengths times this (e.g. 0.25 for a quick look)")
+    e.add_argument("--json", type=Path, help="write every score here")
+    e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("bench", help="speed and memory, as ratios against references measured in the same run")
+    b.add_argument("--repeat", type=int, default=3, help="timed runs of each measure (best is kept)")
+    b.add_argument("--json", type=Path, help="write the numbers here")
+    b.set_defaults(func=cmd_bench)
     return p
 
 
@@ -323,3 +334,49 @@ def _write_items(writer: JournalWriter, items: Sequence[object]) -> None:
             writer.write_packet(item.device, item.t_rx_ns, item.payload)
         elif isinstance(item, JournalEvent):
             writer.write_event(item.t_ns, item.kind, device=item.device, **dict(item.fields))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nightcramp.evaluation import DEFAULT_SEED_BASE, evaluate, format_rows, format_table
+
+    if not 0.05 <= args.scale <= 2.0:
+        raise UserError(f"--scale must be between 0.05 and 2, got {args.scale}")
+    base = DEFAULT_SEED_BASE if args.seed_base is None else args.seed_base
+    progress = Progress(1.0, label="nights")
+
+    def tick(done: int, total: int) -> None:
+        progress.update(done / total)
+
+    result = evaluate(seed_base=base, scale=args.scale, progress=tick)
+    progress.done()
+    print(format_rows(result))
+    print()
+    print(format_table(result))
+    if args.json:
+        doc = {
+            "seed_base": base,
+            "scale": args.scale,
+            "pooled": {k: v.to_json() for k, v in result["pooled"].items()},
+            "cramps_on_cramp_free_nights": result["cramps_on_cramp_free_nights"],
+            "nights": [
+                {
+                    **{k: v for k, v in r.items() if k != "scores"},
+                    "scores": {k: s.to_json() for k, s in r["scores"].items()},
+                }
+                for r in result["rows"]
+            ],
+        }
+        write_private(args.json, json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from nightcramp.bench import format_bench, run_bench
+
+    if not 1 <= args.repeat <= 10:
+        raise UserError(f"--repeat must be between 1 and 10, got {args.repeat}")
+    res = run_bench(repeat=args.repeat, log=lambda m: print(m, file=sys.stderr))
+    print(format_bench(res))
+    if args.json:
+        write_private(args.json, json.dumps(res, indent=1) + "\n")
+    return 0
