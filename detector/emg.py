@@ -174,6 +174,7 @@ class EmgProcessor:
         self._next_frame = 0
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
         self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
+        self._drift_sq = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
         self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
         self._block_n = max(1, round(params.baseline_block_s * frame_hz))
         self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
@@ -298,12 +299,9 @@ class EmgProcessor:
         if feats is None:
             feats = np.full((5, n), np.nan)
         # slow wander (lead-off, limb motion) shows as frame means that change from frame to frame
-        means = self._drift.push(feats[4][np.newaxis, :])[0]  # (n, window)
-        ok = np.isfinite(means)
-        cnt = ok.sum(axis=-1)
-        mu = np.where(ok, means, 0.0).sum(axis=-1) / np.maximum(cnt, 1)
-        dev = np.where(ok, means - mu[:, np.newaxis], 0.0)
-        drift = np.sqrt((dev * dev).sum(axis=-1) / np.maximum(cnt, 1))
+        m = feats[4][np.newaxis, :]
+        mu, mu2 = self._drift.mean(m)[0], self._drift_sq.mean(m * m)[0]
+        drift = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0))
         lf = np.sqrt(feats[1] + drift**2)
         rms, hum, clip = np.sqrt(feats[0]), np.sqrt(feats[2]), feats[3]
         reason = np.zeros(n, dtype=np.int8)

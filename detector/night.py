@@ -117,6 +117,7 @@ class NightDetector:
         self.fh = p.frame_hz
         self.streams = {s.name: s for s in streams}
         self._keep = int(30 * 60 * self.fh)  # frames looked back at by delayed decisions
+        self._sync_every = max(1, round(p.sync_every_s * self.fh))
         self._proc: dict[str, EmgProcessor | AccProcessor] = {}
         self._store: dict[str, FrameStore] = {}
         for s in streams:
@@ -259,6 +260,8 @@ class NightDetector:
 
     def _advance(self, final: bool = False) -> list[Event]:
         wm = min(s.next_frame for s in self._store.values())
+        if not final and wm - self._done < self._sync_every:
+            return []  # fusion runs on batches of frames; the batching does not change any result
         new: list[Event] = []
         if wm > self._done:
             new += self._sync(self._done, wm)

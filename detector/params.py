@@ -87,6 +87,7 @@ class DetectorParams:
     """All parameters of one analysis."""
 
     frame_hz: int = 10  #: frames per second of the frame-level stages
+    sync_every_s: float = 0.5  #: live fusion of the streams runs on at least this much new data
     emg: EmgParams = field(default_factory=EmgParams)
     acc: AccParams = field(default_factory=AccParams)
     events: EventParams = field(default_factory=EventParams)

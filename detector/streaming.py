@@ -188,16 +188,25 @@ class CausalWindow:
         return np.lib.stride_tricks.sliding_window_view(full, self.width, axis=1)
 
     def mean(self, x: FloatArray) -> FloatArray:
-        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""
+        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN).
+
+        The window sums add shifted copies in a fixed order, so every output is the same float whatever
+        the chunking.
+        """
         full = np.concatenate((self._tail, x), axis=1)
         if self.width > 1:
             self._tail = full[:, -(self.width - 1) :].copy()
         ok = np.isfinite(full)
-        view = np.lib.stride_tricks.sliding_window_view
-        total = view(np.where(ok, full, 0.0), self.width, axis=1).sum(axis=-1)
-        n = view(ok.astype(np.float64), self.width, axis=1).sum(axis=-1)
+        vals = np.where(ok, full, 0.0)
+        cnt = ok.astype(np.float64)
+        n = x.shape[1]
+        total = vals[:, 0:n].copy()
+        count = cnt[:, 0:n].copy()
+        for j in range(1, self.width):
+            total += vals[:, j : j + n]
+            count += cnt[:, j : j + n]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, total / np.maximum(n, 1.0), np.nan)
+            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 
 
 @dataclass(frozen=True, slots=True)
