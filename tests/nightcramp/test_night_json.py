@@ -85,7 +85,7 @@ def test_top_level_layout(doc: dict) -> None:
     for s in doc["source"]["streams"]:
         assert set(s) == STREAM_KEYS and s["kind"] in ("emg", "acc") and s["leg"] in ("left", "right")
         assert s["unit"] == ("uV" if s["kind"] == "emg" else "g")
-    assert set(doc["params"]) == {"frame_hz", "emg", "acc", "events"}
+    assert set(doc["params"]) == {"frame_hz", "sync_every_s", "emg", "acc", "events"}
     assert doc["params"]["events"]["cramp_min_s"] == 10.0
     assert "Surface EMG" in doc["methods"]
 
