@@ -455,7 +455,12 @@ class NightDetector:
                 contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
-        self._sleep.push(a, grav, moving, upright, contracting)
+        tone = None
+        for leg in self._legs.values():
+            if leg.emg:
+                ratio = np.nan_to_num(self._get(leg.emg, "frame_ratio", a, b))
+                tone = ratio if tone is None else np.maximum(tone, ratio)
+        self._sleep.push(a, grav, moving, upright, contracting, tone)
         out: list[Event] = []
         for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
             if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
@@ -505,8 +510,8 @@ class NightDetector:
             return []
         st = self._sleep.state
         spans = list(st.wake_bouts)
-        if st.bouts and st.open_bout_start is None:
-            spans.append((st.bouts[-1][1], self._done if final else self._sleep.processed_frames))
+        if final and self._sleep.open_from is not None:
+            spans.append((self._sleep.open_from, self._done))  # the final wake
         return spans
 
     def _release_sleep(self, final: bool) -> list[Event]:
@@ -516,15 +521,15 @@ class NightDetector:
         self._sleep.awakenings = []
         st = self._sleep.state
         keep: list[Run] = []
-        closed = st.wake_bouts
         onset = st.onset
         for r in self._moves:
-            bout = next((w for w in closed if w[0] <= r.start < w[1]), None)
-            if bout is None and not final:
+            bout = next((w for w in st.wake_bouts if w[0] <= r.start < w[1]), None)
+            restless = any(w[0] <= r.start < w[1] for w in st.restless)
+            if bout is None and not restless and not final:
                 keep.append(r)
                 continue
             asleep_before = onset is not None and onset <= r.start
-            short = bout is not None and (bout[1] - bout[0]) < self._f(self.params.events.awakening_min_s)
+            short = restless or (bout is not None and (bout[1] - bout[0]) < self._f(self.params.events.awakening_min_s))
             if asleep_before and short and self._upright_fraction(r) < 0.2 and not self._in_cramp(r):
                 out.append(Event("large_movement", r.start / self.fh, r.stop / self.fh, None))
         self._moves = keep
@@ -544,15 +549,18 @@ class NightDetector:
         done = self._done if final else (self._sleep.processed_frames if self._sleep else self._done)
         out, keep = [], []
         for c in self._cramps:
-            if not final and self._sleep is not None and done < c.end_s * self.fh + delay:
-                keep.append(c)
-                continue
+            lo, hi = c.start_s * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
+            if not final and self._sleep is not None:
+                open_from = self._sleep.open_from
+                if done < c.end_s * self.fh + delay or (open_from is not None and open_from < hi):
+                    keep.append(c)
+                    continue
             fields = dict(c.fields)
             if self._sleep is not None:  # awake for >= 60 s at some point during or soon after the cramp
-                lo, hi = c.start_s * self.fh, (c.end_s + ev.cramp_awakening_s) * self.fh
                 now = self._done if final else self._sleep.processed_frames
                 fields["awakening"] = any(
-                    s < hi and lo < e and e - s >= self._f(ev.awakening_min_s) for s, e in self._sleep.nonsleep(now)
+                    s < hi and lo < e and e - s >= self._f(ev.awakening_min_s)
+                    for s, e in self._sleep.nonsleep(now, final=final)
                 )
             out.append(Event("cramp", c.start_s, c.end_s, c.leg, fields))
         self._cramps = keep
@@ -571,6 +579,8 @@ class NightDetector:
             if self._sleep is not None:
                 delay = self._f(ev.awakening_min_s + ev.sustained_inactivity_s + ev.lm_max_s)
                 horizon = min(horizon, self._sleep.processed_frames - delay)
+                if self._sleep.open_from is not None:  # wait until that wake bout is known
+                    horizon = min(horizon, self._sleep.open_from)
         ready = sorted((c for c in self._lms if c[1].start < horizon), key=lambda c: (c[1].start, c[0].leg))
         self._lms = [c for c in self._lms if c[1].start >= horizon]
         out: list[Event] = []

@@ -23,7 +23,7 @@ class EmgParams:
     baseline_block_s: float = 10.0  #: the resting level is updated once per block
     baseline_history_s: float = 600.0  #: quiet blocks remembered for the resting level
     baseline_quantile: float = 50.0  #: percentile of remembered quiet blocks taken as the resting level
-    baseline_quiet_ratio: float = 1.5  #: blocks above this many times the resting level are not learnt
+    baseline_quiet_ratio: float = 1.2  #: blocks above this many times the resting level are not learnt
     baseline_relearn_s: float = 900.0  #: a higher level lasting this long becomes the new resting level
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
     active_off_ratio: float = 1.5  #: activation ends when the envelope stays below this ratio ...
@@ -79,6 +79,9 @@ class EventParams:
     sustained_contraction_fraction: float = 0.6  #: share of that window with strong contraction
     sustained_inactivity_s: float = 300.0  #: van Hees: inactivity this long is sleep
     awakening_min_s: float = 60.0  #: wake bouts at least this long are awakenings
+    awakening_min_active: float = 0.3  #: share of a wake bout's epochs that must be active
+    wake_tone_ratio: float = 1.2  #: EMG tone above this many times rest means awake ...
+    tone_window_s: float = 30.0  #: ... as the median over this window (leg movements are too short)
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

@@ -8,9 +8,12 @@ replaces the change of one axis' angle, so rolling about the shank counts as wel
 
 **Sleep** is sustained inactivity: runs of non-active epochs of at least ``sustained_inactivity_s``
 (5 min). Sleep onset is the start of the first such run, final wake the end of the last; a **wake bout**
-is the stretch between two sleep runs, and an **awakening** a wake bout of at least ``awakening_min_s``.
+is the stretch between two sleep runs, and an **awakening** a wake bout of at least ``awakening_min_s``
+that is active for at least ``awakening_min_active`` of its epochs (two turns a few minutes apart are
+restless sleep, not an awakening).
 A strong EMG contraction counts as activity like movement: a cramp of minutes wakes the sleeper even
-while the leg is held still.
+while the leg is held still; so does raised muscle tone (the median EMG level over ``tone_window_s``
+above ``wake_tone_ratio`` times rest), since tone is higher awake than asleep.
 An awakening is reported once the next sleep run is confirmed (5 min after it begins).
 
 **Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
@@ -37,6 +40,7 @@ class SleepState:
     bouts: list[tuple[int, int]] = field(default_factory=list)  #: finished sleep runs
     open_bout_start: int | None = None  #: a confirmed sleep run still going on
     wake_bouts: list[tuple[int, int]] = field(default_factory=list)  #: closed wake bouts between sleep
+    restless: list[tuple[int, int]] = field(default_factory=list)  #: long, barely active bouts: still sleep
 
     @property
     def onset(self) -> int | None:
@@ -61,11 +65,15 @@ class SleepStage:
         self._carry_grav = np.zeros((n_legs, 3, 0))
         self._carry_move = np.zeros(0)
         self._carry_up = np.zeros(0)
+        self._carry_tone = np.zeros(0)
+        self._tone_epochs = max(1, round(params.tone_window_s / params.epoch_s))
+        self._tone_hist = np.zeros(self._tone_epochs - 1)
         self._carry_first = 0
         self._prev_grav = np.full((n_legs, 3), np.nan)
         self._epoch = 0
         self.state = SleepState()
         self.awakenings: list[tuple[int, int]] = []  #: new awakenings since last read (frames)
+        self._active: list[bool] = []  #: every epoch so far: active or not
 
     def push(
         self,
@@ -74,17 +82,21 @@ class SleepStage:
         moving: FloatArray,
         upright: FloatArray,
         contracting: FloatArray,
+        tone: FloatArray | None = None,
     ) -> None:
         """``gravity`` (n_legs, 3, n) in g; ``moving``, ``upright`` and ``contracting`` (a strong, sustained
-        EMG contraction: a cramp wakes the sleeper even while the leg is still) (n,) 0/1 on any leg."""
+        EMG contraction: a cramp wakes the sleeper even while the leg is still) (n,) 0/1 on any leg;
+        ``tone`` (n,) the highest EMG level over rest across legs (frame RMS / resting level), if EMG is worn."""
         if first != self._carry_first + self._carry_move.size:
             raise ValueError("frames must be pushed consecutively")
         g = np.concatenate((self._carry_grav, gravity), axis=2)
+        tn = np.concatenate((self._carry_tone, np.zeros(moving.size) if tone is None else np.nan_to_num(tone)))
         mv = np.concatenate((self._carry_move, np.fmax(moving, contracting)))
         up = np.concatenate((self._carry_up, upright))
         n_ep = mv.size // self.epoch_frames
         cut = n_ep * self.epoch_frames
         self._carry_grav, self._carry_move, self._carry_up = g[:, :, cut:], mv[cut:], up[cut:]
+        self._carry_tone = tn[cut:]
         self._carry_first += cut
         if n_ep == 0:
             return
@@ -111,7 +123,14 @@ class SleepStage:
         upw = up[:cut].reshape(n_ep, self.epoch_frames)
         moved = np.nan_to_num(mvw).mean(axis=1) > self.p.epoch_motion_fraction
         upright = np.nan_to_num(upw).mean(axis=1) > 0.5
-        still = ~(turned | moved | upright)
+        # raised tone sustained over ``tone_window_s`` (leg-movement bursts are too short to lift it)
+        ep_tone = np.median(tn[:cut].reshape(n_ep, self.epoch_frames), axis=1)
+        hist = np.concatenate((self._tone_hist, ep_tone))
+        win = np.lib.stride_tricks.sliding_window_view(hist, self._tone_epochs)
+        toned = np.median(win, axis=1) >= self.p.wake_tone_ratio
+        self._tone_hist = hist[-(self._tone_epochs - 1) :] if self._tone_epochs > 1 else hist[:0]
+        still = ~(turned | moved | upright | toned)
+        self._active.extend((~still).tolist())
         runs = self._still.push(still, self._epoch)
         self._epoch += n_ep
         for run in runs:
@@ -147,15 +166,32 @@ class SleepStage:
         last = self.state.last_sleep_end
         if last is None:
             return
-        self.state.wake_bouts.append((last, start))
-        if (start - last) >= self.p.awakening_min_s / self.p.epoch_s * self.epoch_frames:
+        if (start - last) < self.p.awakening_min_s / self.p.epoch_s * self.epoch_frames:
+            self.state.wake_bouts.append((last, start))
+            return
+        epochs = self._active[last // self.epoch_frames : start // self.epoch_frames]
+        if epochs and sum(epochs) >= self.p.awakening_min_active * len(epochs):
+            self.state.wake_bouts.append((last, start))
             self.awakenings.append((last, start))
+        else:
+            self.state.restless.append((last, start))
 
-    def nonsleep(self, now: int) -> list[tuple[int, int]]:
-        """Stretches of ``[0, now)`` outside sleep (before onset, wake bouts, after final wake), in frames."""
-        sleep = list(self.state.bouts)
+    @property
+    def open_from(self) -> int | None:
+        """Start of a wake bout still going on after sleep (its kind is known only when it ends)."""
+        st = self.state
+        return st.bouts[-1][1] if st.bouts and st.open_bout_start is None else None
+
+    def nonsleep(self, now: int, *, final: bool) -> list[tuple[int, int]]:
+        """Stretches of ``[0, now)`` outside sleep (before onset, wake bouts, after final wake), in frames.
+
+        Before the end of the recording, a wake bout still going on is left out (see :attr:`open_from`).
+        """
+        sleep = list(self.state.bouts) + list(self.state.restless)
         if self.state.open_bout_start is not None:
             sleep.append((self.state.open_bout_start, now))
+        if not final and self.open_from is not None:
+            now = self.open_from
         out, t = [], 0
         for a, b in sorted(sleep):
             if a > t:
