@@ -601,7 +601,7 @@ class NightDetector:
         return out
 
 
-_OFFLINE_CHUNK = 2**22  # samples per push in offline analysis
+_OFFLINE_CHUNK_S = 600.0  # seconds of each stream per push in offline analysis (bounds memory)
 
 
 def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
@@ -651,10 +651,11 @@ def analyze_arrays(
         name, arr = item
         proc = det._proc[name]
         out: list[EmgFrames | AccFrames] = []
+        step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
         for a, b in _finite_runs(arr):
             chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
-            for c in range(a, b, _OFFLINE_CHUNK):  # bounded memory; any chunking gives the same frames
-                out += proc.push(c, chunk[..., c - a : min(b, c + _OFFLINE_CHUNK) - a])
+            for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
+                out += proc.push(c, chunk[..., c - a : min(b, c + step) - a])
         return out
 
     # the streams' own stages are independent: run them on all cores, then fuse in order

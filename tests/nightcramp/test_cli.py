@@ -95,3 +95,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "demo" / "night.json").read_text())
     assert doc["summary"]["cramp_count"] >= 1
     assert os.path.getsize(tmp_path / "demo" / "report.html") > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [(["evaluate", "--scale", "9"], "--scale"), (["bench", "--repeat", "0"], "--repeat")],
+)
+def test_evaluate_and_bench_refuse_bad_options(args: list[str], expect: str) -> None:
+    p = run(*args)
+    assert p.returncode == 2 and expect in p.stderr and "Traceback" not in p.stderr

@@ -1,0 +1,33 @@
+"""Pieces of the benchmark that must be right for its ratios to mean anything."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nightcramp.bench import _streaming_share, reference_pipeline
+from nightcramp.evaluation import SUITE, run_case
+
+
+def test_reference_pipeline_finds_a_sustained_burst_and_ignores_a_short_one() -> None:
+    fs = 1000.0
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(int(120 * fs)).astype(np.float32) * 3.0
+    x[int(30 * fs) : int(50 * fs)] *= 6.0  # 20 s contraction
+    x[int(80 * fs) : int(83 * fs)] *= 6.0  # 3 s movement
+    events = reference_pipeline(x, fs)
+    assert len(events) == 1 and abs(events[0][0] - 30.0) < 1.0 and abs(events[0][1] - 50.0) < 1.0
+
+
+def test_streaming_share_is_measured() -> None:
+    from detector.simulate import NightConfig, simulate_night
+
+    night = simulate_night(NightConfig(duration_s=300.0), rng=np.random.default_rng(1))
+    share = _streaming_share(night, 120.0)
+    assert 0.0 < share < 1.0
+
+
+def test_evaluation_case_scores_a_short_night() -> None:
+    case = SUITE[0]
+    row = run_case((case, 12345, 0.05))  # a 24-min night
+    assert row["hours"] == 0.4 and set(row["scores"]) == {"cramp", "awakening", "limb_movement"}
+    assert row["scores"]["cramp"].fn + row["scores"]["cramp"].tp == row["truth_cramps"]
