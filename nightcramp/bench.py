@@ -92,14 +92,24 @@ def _streaming_share(night: SimulatedNight, seconds: float, chunk_s: float = 1.0
 
 _MEMORY_CHILD = """
 import json, resource, sys
+try:  # the peak inherited from the parent at fork time is not ours: reset the high-water mark
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+except OSError:
+    pass
 import numpy as np
 from detector.night import analyze_arrays
 d = sys.argv[1]
 emg = {leg: np.load(f"{d}/emg_{leg}.npy") for leg in ("left", "right")}
 acc = {leg: np.load(f"{d}/acc_{leg}.npy") for leg in ("left", "right")}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 analyze_arrays(emg, acc, emg_fs=1000.0, acc_fs=100.0, duration_s=float(sys.argv[2]))
-print(json.dumps({"loaded_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as fh:
+        peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+print(json.dumps({"peak_kb": peak}))
 """
 
 
