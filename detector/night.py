@@ -354,9 +354,10 @@ class NightDetector:
         run = leg.c1.open_run
         if run is None or run.first_hi < 0 or leg.noticed == run.first_hi:
             return
-        if b - run.first_hi >= self._f(self.params.events.cramp_min_s) and self._plausible(leg, run.first_hi, b):
+        onset = self._refine(leg, run.first_hi, run.first_hi)[0]  # where the rise began
+        if b - onset >= self._f(self.params.events.cramp_min_s) and self._plausible(leg, onset, b):
             leg.noticed = run.first_hi
-            self.notices.append(Notice(b / self.fh, "cramp", run.first_hi / self.fh, leg.leg))
+            self.notices.append(Notice(b / self.fh, "cramp", onset / self.fh, leg.leg))
 
     def _plausible(self, leg: _Leg, start: int, stop: int) -> bool:
         """The cheap checks of :meth:`_classify_cramp` on a contraction still going on."""
