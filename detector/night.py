@@ -602,6 +602,19 @@ class NightDetector:
         return out
 
 
+def stream_infos(
+    legs: Sequence[str], *, emg_fs: float | None, acc_fs: float | None, emg_full_scale_uv: float | None = None
+) -> list[StreamInfo]:
+    """The usual streams of bands on ``legs``: ``emg:<leg>`` (µV) and/or ``acc:<leg>`` (g)."""
+    out = []
+    for leg in legs:
+        if emg_fs:
+            out.append(StreamInfo(f"emg:{leg}", "emg", leg, emg_fs, "uV", emg_full_scale_uv))
+        if acc_fs:
+            out.append(StreamInfo(f"acc:{leg}", "acc", leg, acc_fs, "g"))
+    return out
+
+
 _OFFLINE_CHUNK_S = 600.0  # seconds of each stream per push in offline analysis (bounds memory)
 
 

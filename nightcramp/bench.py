@@ -31,7 +31,7 @@ import numpy.typing as npt
 from scipy import ndimage, signal
 
 from detector.events import mask_to_runs
-from detector.night import NightDetector, StreamInfo, analyze_arrays
+from detector.night import NightDetector, analyze_arrays, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
 
 H = 3600.0
@@ -73,11 +73,7 @@ def reference_pipeline(emg: npt.NDArray[np.float32], fs: float) -> list[tuple[fl
 def _streaming_share(night: SimulatedNight, seconds: float, chunk_s: float = 1.0) -> float:
     """CPU seconds per second of data when fed in ``chunk_s`` chunks, i.e. the share of one core."""
     cfg = night.config
-    streams = []
-    for leg in cfg.legs:
-        streams.append(StreamInfo(f"emg:{leg}", "emg", leg, float(cfg.emg_fs_hz or 0), "uV", 3276.7))
-        streams.append(StreamInfo(f"acc:{leg}", "acc", leg, float(cfg.acc_fs_hz or 0), "g"))
-    det = NightDetector(streams)
+    det = NightDetector(stream_infos(cfg.legs, emg_fs=cfg.emg_fs_hz, acc_fs=cfg.acc_fs_hz, emg_full_scale_uv=3276.7))
     ne, na = int(chunk_s * float(cfg.emg_fs_hz or 0)), int(chunk_s * float(cfg.acc_fs_hz or 0))
     emg = {leg: np.nan_to_num(night.emg[leg][: int(seconds * float(cfg.emg_fs_hz or 0))]) for leg in cfg.legs}
     acc = {leg: np.nan_to_num(night.acc[leg][:, : int(seconds * float(cfg.acc_fs_hz or 0))]) for leg in cfg.legs}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.night import NightDetector, StreamInfo
+from detector.night import NightDetector, stream_infos
 from detector.simulate import NightConfig, simulate_night
 
 
@@ -12,13 +12,7 @@ def test_cramp_notice_within_two_seconds_of_the_ten_second_minimum() -> None:
     cfg = NightConfig(duration_s=1200.0, emg_fs_hz=500.0, acc_fs_hz=50.0, n_cramps=2, cramp_duration_s=(12.0, 60.0))
     short_night = simulate_night(cfg, rng=np.random.default_rng(4242))
     fs_e, fs_a = float(cfg.emg_fs_hz or 0), float(cfg.acc_fs_hz or 0)
-    streams = []
-    for leg in cfg.legs:
-        streams += [
-            StreamInfo(f"emg:{leg}", "emg", leg, fs_e, "uV", 3276.7),
-            StreamInfo(f"acc:{leg}", "acc", leg, fs_a, "g"),
-        ]
-    det = NightDetector(streams)
+    det = NightDetector(stream_infos(cfg.legs, emg_fs=fs_e, acc_fs=fs_a, emg_full_scale_uv=3276.7))
     heard: list[tuple[float, float, str | None]] = []  # (data time when announced, onset, leg)
     step = 0.25  # what a live session hands the detector at a time
     for k in range(int(cfg.duration_s / step)):

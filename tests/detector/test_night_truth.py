@@ -5,19 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from detector.events import Event, mask_to_runs
-from detector.night import NightDetector, StreamInfo
+from detector.night import NightDetector, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
 
 
 def detect(night: SimulatedNight) -> list[Event]:
     cfg = night.config
-    streams = []
-    for leg in cfg.legs:
-        if night.emg:
-            streams.append(StreamInfo(f"emg:{leg}", "emg", leg, float(cfg.emg_fs_hz or 0), "uV", 3276.7))
-        if night.acc:
-            streams.append(StreamInfo(f"acc:{leg}", "acc", leg, float(cfg.acc_fs_hz or 0), "g"))
-    det = NightDetector(streams)
+    det = NightDetector(stream_infos(cfg.legs, emg_fs=cfg.emg_fs_hz, acc_fs=cfg.acc_fs_hz, emg_full_scale_uv=3276.7))
     for leg in cfg.legs:
         for kind, arrs in (("emg", night.emg), ("acc", night.acc)):
             if leg not in arrs:

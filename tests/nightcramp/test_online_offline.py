@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detector.events import Event, mask_to_runs
-from detector.night import NightDetector, StreamInfo
+from detector.night import NightDetector, stream_infos
 from detector.simulate import SimulatedNight
 from firmware_bridge.journal import read_journal
 from firmware_bridge.sources import Packet, ReplaySource
@@ -49,11 +49,7 @@ def test_replay_in_random_batches_equals_offline_analysis(short_recording: Path,
 
 def push_night(night: SimulatedNight, rng: np.random.Generator | None) -> list[Event]:
     cfg = night.config
-    streams = []
-    for leg in cfg.legs:
-        streams.append(StreamInfo(f"emg:{leg}", "emg", leg, float(cfg.emg_fs_hz or 0), "uV", 3276.7))
-        streams.append(StreamInfo(f"acc:{leg}", "acc", leg, float(cfg.acc_fs_hz or 0), "g"))
-    det = NightDetector(streams)
+    det = NightDetector(stream_infos(cfg.legs, emg_fs=cfg.emg_fs_hz, acc_fs=cfg.acc_fs_hz, emg_full_scale_uv=3276.7))
     pieces: list[tuple[float, str, int, np.ndarray]] = []
     for leg in cfg.legs:
         for kind, arr, fs in (
