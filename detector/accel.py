@@ -49,7 +49,6 @@ class AccProcessor:
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
         self._motion_sq = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
         self._post_win = CausalWindow(max(1, round(params.posture_window_s * frame_hz)), n_rows=3)
-        self._empty = np.zeros((0, 0))
 
     def push(self, start: int, xyz: npt.ArrayLike) -> list[AccFrames]:
         xyz = np.asarray(xyz, dtype=np.float64)

@@ -5,7 +5,7 @@ pushing a signal in any chunking yields bit-identical results to pushing it at o
 the special case of one chunk, which is how the detector guarantees that online and offline agree.
 
 - :class:`Framer` reduces samples to fixed frames aligned to the recording clock.
-- :class:`CausalWindow` gives each frame a window over itself and the frames before it.
+- :class:`CausalWindow` averages each frame with the frames before it.
 - :class:`RunTracker` turns a frame mask into merged runs, finalising a run only when no later frame can
   change it.
 """
@@ -179,13 +179,6 @@ class CausalWindow:
             raise ValueError(f"window width must be >= 1 frame, got {width}")
         self.width = width
         self._tail: FloatArray = np.full((n_rows, width - 1), np.nan)
-
-    def push(self, x: FloatArray) -> FloatArray:
-        """``x`` of shape (n_rows, n); returns (n_rows, n, width) windows (a view; copy to keep)."""
-        full = np.concatenate((self._tail, x), axis=1)
-        if self.width > 1:
-            self._tail = full[:, -(self.width - 1) :].copy()
-        return np.lib.stride_tricks.sliding_window_view(full, self.width, axis=1)
 
     def mean(self, x: FloatArray) -> FloatArray:
         """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN).

@@ -73,9 +73,8 @@ def synthesize(
         )
         boot_us = float(rng.uniform(10.0, 7200.0) * 1e6)
         items: list[Item] = []
-        gap_mask: list[npt.NDArray[np.bool_]] = []
         if leg in night.emg and cfg.emg_fs_hz:
-            pk, missing = _stream_packets(
+            items += _stream_packets(
                 dev,
                 "emg",
                 night.emg[leg][np.newaxis, :] / emg_uv_per_count,
@@ -84,13 +83,10 @@ def synthesize(
                 rng,
                 frame_s,
             )
-            items += pk
-            gap_mask.append(missing)
         if leg in night.acc and cfg.acc_fs_hz:
-            pk, missing = _stream_packets(
+            items += _stream_packets(
                 dev, "acc", night.acc[leg] / ACC_G_PER_COUNT, cfg.acc_fs_hz, boot_us, rng, acc_frame_s
             )
-            items += pk
         items += _connection_events(dev, night, leg)
         items.sort(key=_arrival)
         streams.append(items)
@@ -110,7 +106,7 @@ def _stream_packets(
     boot_us: float,
     rng: np.random.Generator,
     frame_s: float,
-) -> tuple[list[Packet], npt.NDArray[np.bool_]]:
+) -> list[Packet]:
     n_ch, n = counts.shape
     k = _frame_samples(fs, n_ch, frame_s)
     n_frames = -(-n // k)
@@ -127,8 +123,7 @@ def _stream_packets(
     t_rx = np.rint((t_last + latency) * 1e9).astype(np.int64)
     t_rx = np.maximum.accumulate(t_rx)  # one link delivers in order
     keep = np.flatnonzero(~bad)
-    packets = [Packet(dev, int(t_rx[i]), frames[i]) for i in keep.tolist()]
-    return packets, bad
+    return [Packet(dev, int(t_rx[i]), frames[i]) for i in keep.tolist()]
 
 
 def _connection_events(dev: int, night: SimulatedNight, leg: str) -> list[Item]:

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.events import mask_to_runs, merge_runs, runs_to_mask
-from detector.filters import OnlineSOS, bandpass_sos
 from detector.streaming import CausalWindow, Framer, RunTracker, frame_of_samples, rational_rate
 
 
@@ -48,17 +47,6 @@ def test_merge_runs_matches_loop() -> None:
             else:
                 out.append([a, b])
         assert merge_runs(runs, gap).tolist() == out
-
-
-@pytest.mark.parametrize("fs", [250.0, 1000.0, 52.0, 12.5])
-def test_online_sos_chunked_equals_batch(fs: float) -> None:
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((1, int(30 * fs)))
-    sos = bandpass_sos(1.0, 0.4 * fs, fs)
-    whole = OnlineSOS(sos, 1).push(x)
-    f = OnlineSOS(sos, 1)
-    pieces = [f.push(c) for c in np.array_split(x, split_points(rng, x.shape[1], 20), axis=1)]
-    assert np.array_equal(np.concatenate(pieces, axis=1), whole)
 
 
 def test_frame_of_samples_is_exact() -> None:
