@@ -9,6 +9,15 @@ A still accelerometer reads the "up" direction in g, so:
   (vibration, steps, impacts), both vector norms in g; above ``motion_g`` the leg moves, above
   ``gross_motion_g`` it moves grossly (tossing, stretching, walking rather than a twitch of the foot).
 
+- **tremor** (mechanomyography): a contracting calf vibrates at ~5-100 Hz, a few mg. Each axis goes through a
+  causal band-pass (``tremor_band_hz``, upper edge at most 0.45 fs) whose state is carried between chunks;
+  the tremor level is the RMS of the three band-passed axes over ``tremor_window_s`` (per axis, so white
+  sensor noise of SD s reads about s times the band's share), and the tremor ratio is that level over
+  its resting level (:class:`detector.baseline.RestingLevel`, learnt from still frames only). A cramp held
+  with the limb still raises it; with a 50 Hz sensor only the bottom of the band is seen. ``still`` marks
+  frames where the limb is held still (the SD of the frame means over ``motion_window_s`` below
+  ``still_g``), since slow limb motion leaks into the band.
+
 Every step is causal and carried between chunks (identical frames whatever the chunking).
 """
 
@@ -18,7 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import signal
 
+from detector.baseline import RestingLevel
 from detector.params import AccParams
 from detector.streaming import CausalWindow, FrameBatch, Framer
 
@@ -38,6 +49,9 @@ class AccFrames:
     gross: BoolArray
     upright: BoolArray
     valid: BoolArray
+    still: BoolArray
+    tremor_g: FloatArray  #: band-passed RMS per axis in the frame (NaN where unusable)
+    tremor_ratio: FloatArray  #: tremor RMS over ``tremor_window_s`` / resting level (0 where unknown)
 
 
 class AccProcessor:
@@ -45,32 +59,68 @@ class AccProcessor:
 
     def __init__(self, *, fs: float, params: AccParams, frame_hz: int) -> None:
         self.p, self.frame_hz = params, frame_hz
-        self._framer = Framer(fs=fs, frame_hz=frame_hz, n_sum=6, n_max=0)
+        self._framer = Framer(fs=fs, frame_hz=frame_hz, n_sum=8, n_max=0)
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
         self._motion_sq = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
         self._post_win = CausalWindow(max(1, round(params.posture_window_s * frame_hz)), n_rows=3)
+        lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
+        self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
+        self._settle = max(1, round(params.tremor_settle_s * fs))
+        self._zi: FloatArray | None = None  # band-pass state, (sections, 3, 2); None after a gap
+        self._since_reset = 0  # samples filtered since the band-pass restarted
+        self._next_sample = 0
+        self._tremor_win = CausalWindow(max(1, round(params.tremor_window_s * frame_hz)))
+        self._rest = RestingLevel(
+            block_frames=round(params.baseline_block_s * frame_hz),
+            history_blocks=round(params.baseline_history_s / params.baseline_block_s),
+            quantile=50.0,
+            quiet_ratio=params.baseline_quiet_ratio,
+            relearn_blocks=round(params.baseline_relearn_s / params.baseline_block_s),
+        )
 
     def push(self, start: int, xyz: npt.ArrayLike) -> list[AccFrames]:
         xyz = np.asarray(xyz, dtype=np.float64)
         if xyz.ndim != 2 or xyz.shape[0] != 3:
             raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
-        if xyz.shape[1] == 0:
+        n = xyz.shape[1]
+        if n == 0:
             return []
-        sums = np.empty((6, xyz.shape[1]))
+        sums = np.empty((8, n))
         sums[:3] = xyz
-        np.multiply(xyz, xyz, out=sums[3:])
-        batch = self._framer.push(start, sums, np.zeros((0, xyz.shape[1])))
+        np.multiply(xyz, xyz, out=sums[3:6])
+        self._tremor(start, xyz, sums[6], sums[7])
+        batch = self._framer.push(start, sums, np.zeros((0, n)))
         return [] if batch is None else [self._frames(batch)]
 
     def finish(self, end_sample: int) -> list[AccFrames]:
         batch = self._framer.finish(end_sample)
         return [] if batch is None else [self._frames(batch)]
 
+    def _tremor(self, start: int, xyz: FloatArray, power: FloatArray, used: FloatArray) -> None:
+        """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling)."""
+        n = xyz.shape[1]
+        if self._sos is None:
+            power[:] = 0.0
+            used[:] = 0.0
+            return
+        if self._zi is None or start != self._next_sample:  # first chunk or after a gap: restart the filter
+            self._zi = signal.sosfilt_zi(self._sos)[:, np.newaxis, :] * xyz[:, 0][np.newaxis, :, np.newaxis]
+            self._since_reset = 0
+        y, self._zi = signal.sosfilt(self._sos, xyz, axis=1, zi=self._zi)
+        np.einsum("ij,ij->j", y, y, out=power)
+        used[:] = 1.0
+        settling = min(n, max(0, self._settle - self._since_reset))
+        power[:settling] = 0.0
+        used[:settling] = 0.0
+        self._since_reset += n
+        self._next_sample = start + n
+
     def _frames(self, b: FrameBatch) -> AccFrames:
+        p = self.p
         valid = b.coverage >= 0.5
         cnt = np.maximum(b.counts, 1)
         mean = b.sums[:3] / cnt
-        var = np.maximum(b.sums[3:] / cnt - mean * mean, 0.0)
+        var = np.maximum(b.sums[3:6] / cnt - mean * mean, 0.0)
         in_sd = np.sqrt(var.sum(axis=0))
         mean = np.where(valid, mean, np.nan)
         mu = self._motion_win.mean(mean)
@@ -81,14 +131,25 @@ class AccProcessor:
         norm = np.sqrt((grav * grav).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             elev = np.degrees(np.arcsin(np.clip(grav[0] / norm, -1.0, 1.0)))
+            tremor_ms = np.where(valid & (b.sums[7] > 0), b.sums[6] / (3.0 * b.sums[7]), np.nan)
         ok = valid & np.isfinite(elev)
+        moving = ok & (motion > p.motion_g)
+        still = ok & (slow_sd < p.still_g)
+        tremor = np.sqrt(tremor_ms)
+        rest = self._rest.levels_for(b.first, tremor, still & ~moving)
+        level = np.sqrt(self._tremor_win.mean(np.where(still, tremor_ms, np.nan)[np.newaxis])[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.nan_to_num(np.where(still, level / rest, np.nan), nan=0.0)
         return AccFrames(
             first=b.first,
             gravity_g=grav,
             motion_g=motion,
             elevation_deg=elev,
-            moving=ok & (motion > self.p.motion_g),
-            gross=ok & (motion > self.p.gross_motion_g),
-            upright=ok & (elev > self.p.vertical_deg),
+            moving=moving,
+            gross=ok & (motion > p.gross_motion_g),
+            upright=ok & (elev > p.vertical_deg),
             valid=valid,
+            still=still,
+            tremor_g=tremor,
+            tremor_ratio=ratio,
         )

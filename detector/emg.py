@@ -30,7 +30,6 @@ offline analysis agree.
 from __future__ import annotations
 
 import functools
-from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -38,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
+from detector.baseline import RestingLevel
 from detector.params import EmgParams
 from detector.streaming import CausalWindow, first_sample_of_frame, frame_of_samples, rational_rate
 
@@ -176,14 +176,13 @@ class EmgProcessor:
         self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
         self._drift_sq = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
         self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
-        self._block_n = max(1, round(params.baseline_block_s * frame_hz))
-        self._blocks: deque[float] = deque(maxlen=max(1, round(params.baseline_history_s / params.baseline_block_s)))
-        self._block_vals: list[FloatArray] = []
-        self._busy: list[float] = []
-        self._block_level: tuple[float, int] | None = None
-        self._relearn_blocks = max(1, round(params.baseline_relearn_s / params.baseline_block_s))
-        self._block_id = 0
-        self._baseline = np.nan
+        self._rest = RestingLevel(
+            block_frames=round(params.baseline_block_s * frame_hz),
+            history_blocks=round(params.baseline_history_s / params.baseline_block_s),
+            quantile=params.baseline_quantile,
+            quiet_ratio=params.baseline_quiet_ratio,
+            relearn_blocks=round(params.baseline_relearn_s / params.baseline_block_s),
+        )
 
     # -- samples ---------------------------------------------------------------------------------
     @property
@@ -314,7 +313,7 @@ class EmgProcessor:
         ms = np.where(valid, feats[0], np.nan)
         env = np.sqrt(self._env.mean(ms[np.newaxis, :])[0])
         slow = np.sqrt(self._slow.mean(ms[np.newaxis, :])[0])
-        base = self._baseline_for(first, rms, valid)
+        base = self._rest.levels_for(first, rms, valid)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.nan_to_num(env / base, nan=0.0)
             frame_ratio = np.where(valid, rms / base, np.nan)
@@ -323,59 +322,3 @@ class EmgProcessor:
         active = ok & (ratio >= self.p.active_off_ratio)
         high = ok & (ratio >= self.p.active_on_ratio)
         return EmgFrames(first, rms, lf, env, base, ratio, frame_ratio, slow_ratio, active, high, reason)
-
-    def _baseline_for(self, first: int, rms: FloatArray, valid: BoolArray) -> FloatArray:
-        """Resting level for each frame (from the blocks before it), learning from each finished block."""
-        out = np.empty(rms.size)
-        vals = np.where(valid, rms, np.nan)
-        bn = self._block_n
-        # medians of the whole blocks inside this batch, all at once
-        head = min(rms.size, (-first) % bn)
-        n_whole = (rms.size - head) // bn
-        whole = vals[head : head + n_whole * bn].reshape(n_whole, bn)
-        counts = np.isfinite(whole).sum(axis=1)
-        medians = np.full(n_whole, np.nan)
-        if n_whole:
-            srt = np.sort(whole, axis=1)  # NaN sort last
-            lo = np.maximum((counts - 1) // 2, 0)
-            hi = np.maximum(counts // 2, 0)
-            rows = np.arange(n_whole)
-            medians = np.where(counts > 0, 0.5 * (srt[rows, lo] + srt[rows, hi]), np.nan)
-        i = 0
-        while i < rms.size:
-            block = (first + i) // bn
-            if block != self._block_id:
-                self._close_block()
-                self._block_id = block
-            j = min(rms.size, (block + 1) * bn - first)
-            out[i:j] = self._baseline
-            k = (i - head) // bn
-            if i >= head and j - i == bn and 0 <= k < n_whole and not self._block_vals:
-                self._block_level = (float(medians[k]), int(counts[k]))
-            else:
-                self._block_vals.append(vals[i:j])
-            i = j
-        return out
-
-    def _close_block(self) -> None:
-        if self._block_level is not None:
-            level, count = self._block_level
-            self._block_level = None
-        else:
-            v = np.concatenate(self._block_vals) if self._block_vals else np.zeros(0)
-            good = v[np.isfinite(v)]
-            level, count = (float(np.median(good)) if good.size else np.nan), int(good.size)
-        self._block_vals = []
-        if count < 0.5 * self._block_n:
-            return
-        if np.isfinite(self._baseline) and level > self.p.baseline_quiet_ratio * self._baseline:
-            # a contracting block does not teach the resting level, unless it lasts so long that the
-            # resting level itself must have changed (electrode contact, posture)
-            self._busy.append(level)
-            if len(self._busy) < self._relearn_blocks:
-                return
-            self._blocks.extend(self._busy)
-        self._busy = []
-        self._blocks.append(level)
-        ordered = sorted(self._blocks)
-        self._baseline = ordered[min(len(ordered) - 1, int(self.p.baseline_quantile / 100.0 * len(ordered)))]

@@ -57,7 +57,7 @@ EMG_TRACKS = (
     "lf",
     "reason",
 )
-ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid")
+ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid", "still", "tremor", "tremor_ratio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,7 @@ class _Leg:
     c1: RunTracker  #: strong contraction (cramp candidates)
     sustained: CausalWindow | None = None  #: share of strong contraction over the last seconds
     noticed: int = -1
+    t1: RunTracker | None = None  #: accelerometer-only legs: sustained tremor with the limb still
 
 
 class NightDetector:
@@ -142,6 +143,9 @@ class NightDetector:
         self._acc_legs = [lg for lg in self._legs.values() if lg.acc]
         for lg in self._legs.values():
             lg.sustained = CausalWindow(self._f(p.events.sustained_contraction_s))
+            if lg.emg is None:
+                lg.t1 = RunTracker(self._f(p.events.cramp_merge_gap_s))
+        self._tremor_runs: list[tuple[_Leg, Run]] = []  # waiting to see whether a stretch or getting up follows
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
         self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
         self._sleep = (
@@ -189,11 +193,11 @@ class NightDetector:
     def finish(self, duration_s: float) -> list[Event]:
         """End of the recording at ``duration_s``: flush every stage; returns the last events."""
         out: list[Event] = []
-        end_frame = int(np.ceil(duration_s * self.fh - 1e-9))
+        end_frame = int(np.floor(duration_s * self.fh + 1e-9))  # frames the recording covers fully
         for name, proc in self._proc.items():
             end = first_sample_of_frame(end_frame, fs=rational_rate(self.streams[name].fs_hz), frame_hz=self.fh)
             out += self._ingest(name, proc.finish(end), advance=False)
-        out += self._advance(final=True)
+        out += self._advance(final=True, end=end_frame)
         return out
 
     @property
@@ -254,12 +258,17 @@ class NightDetector:
                         "gross": fr.gross,
                         "upright": fr.upright,
                         "valid": fr.valid,
+                        "still": fr.still,
+                        "tremor": fr.tremor_g,
+                        "tremor_ratio": fr.tremor_ratio,
                     },
                 )
         return self._advance() if advance else []
 
-    def _advance(self, final: bool = False) -> list[Event]:
+    def _advance(self, final: bool = False, end: int | None = None) -> list[Event]:
         wm = min(s.next_frame for s in self._store.values())
+        if end is not None:  # samples past the recording's last whole frame are not analysed
+            wm = min(wm, max(end, self._done))
         if not final and wm - self._done < self._sync_every:
             return []  # fusion runs on batches of frames; the batching does not change any result
         new: list[Event] = []
@@ -289,6 +298,9 @@ class NightDetector:
         for leg in self._legs.values():
             if leg.emg:
                 out += self._leg_sync(leg, a, b)
+            elif leg.t1 is not None:
+                self._tremor_sync(leg, a, b)
+        self._release_tremor(b)
         if self._acc_legs:
             out += self._body_sync(a, b)
         return out
@@ -443,6 +455,75 @@ class NightDetector:
         }
         return Event("cramp", start / self.fh, stop / self.fh, leg.leg, fields)
 
+    # -- accelerometer-only cramps (mechanomyography) ------------------------------------------
+    def _tremor_sync(self, leg: _Leg, a: int, b: int) -> None:
+        """Sustained tremor in the mechanomyography band with the limb held still (legs without EMG)."""
+        assert leg.acc is not None and leg.t1 is not None
+        ev = self.params.events
+        ratio = self._get(leg.acc, "tremor_ratio", a, b)
+        valid = self._get(leg.acc, "valid", a, b) > 0.5
+        strong = ratio >= ev.acc_cramp_off_ratio
+        for r in leg.t1.push(strong, a, hi=ratio >= ev.acc_cramp_on_ratio, breaks=~valid):
+            if r.first_hi >= 0 and r.stop - r.start >= self._f(ev.cramp_min_s):
+                self._tremor_runs.append((leg, r))
+        run = leg.t1.open_run
+        if run is None or run.first_hi < 0 or leg.noticed == run.start:
+            return
+        if b - run.start >= self._f(ev.cramp_min_s) and self._store[leg.acc].fraction("upright", run.start, b) <= 0.5:
+            leg.noticed = run.start
+            self.notices.append(Notice(b / self.fh, "cramp", run.start / self.fh, leg.leg))
+
+    def _release_tremor(self, upto: int | None) -> None:
+        """Classify the tremor runs whose follow-up is known by frame ``upto`` (all of them if None)."""
+        follow = self._f(self.params.events.acc_cramp_followup_s)
+        keep = []
+        for leg, r in self._tremor_runs:
+            if upto is not None and upto < r.stop + follow:
+                keep.append((leg, r))
+                continue
+            cramp = self._classify_tremor(leg, r)
+            if cramp is not None:
+                self._cramps.append(cramp)
+        self._tremor_runs = keep
+
+    def _classify_tremor(self, leg: _Leg, r: Run) -> Event | None:
+        """A sustained tremor is a cramp when it is one-sided, lying, and ends in a stretch or getting up."""
+        assert leg.acc is not None
+        ev = self.params.events
+        acc = self._store[leg.acc]
+        start, stop = r.start, r.stop
+        n = stop - start
+        ratio = acc.get("tremor_ratio", start, stop)
+        if 1.0 - acc.fraction("valid", start, stop) > ev.cramp_max_invalid_fraction:
+            return None
+        if np.count_nonzero(ratio >= ev.acc_cramp_off_ratio) < ev.cramp_min_active_fraction * n:
+            return None
+        med = float(np.median(ratio))
+        if med < ev.acc_cramp_min_median_ratio or acc.fraction("upright", start, stop) > 0.5:
+            return None
+        for other in self._legs.values():
+            if other is leg or other.acc is None:
+                continue
+            o_ratio = self._get(other.acc, "tremor_ratio", start, stop)
+            o_busy = (o_ratio >= ev.acc_cramp_off_ratio) | (self._get(other.acc, "moving", start, stop) > 0.5)
+            if o_busy.mean() > ev.cramp_max_other_leg_fraction:
+                return None  # both legs: a shaking bed, a sensor change, tossing
+        before = start - self._f(ev.acc_cramp_quiet_before_s)
+        if acc.fraction("valid", before, start) < 0.5 or max(
+            acc.fraction("gross", before, start), acc.fraction("upright", before, start)
+        ):
+            return None  # a cramp arises in a resting leg (from sleep), not amid restless movement
+        after = slice(stop, stop + self._f(ev.acc_cramp_followup_s))
+        stretched = acc.fraction("gross", after.start, after.stop) > 0.0
+        stood = acc.fraction("upright", after.start, after.stop) > 0.0
+        if not (stretched or stood):
+            return None
+        conf = 0.35 + 0.25 * min(1.0, max(0.0, (med - ev.acc_cramp_min_median_ratio) / 1.0))
+        fields = {"peak_uv": None, "evidence": ["acc"], "confidence": round(conf, 2), "awakening": None}
+        # the abrupt rise (not the modest tension before it), less the lag of the slow tremor level
+        onset = max(r.first_hi - self._f(self.params.acc.tremor_window_s / 2.0), start)
+        return Event("cramp", onset / self.fh, stop / self.fh, leg.leg, fields)
+
     # -- body level (accelerometers) ------------------------------------------------------------
     def _body_sync(self, a: int, b: int) -> list[Event]:
         grav = np.stack(
@@ -478,12 +559,19 @@ class NightDetector:
     # -- decisions that wait for later data --------------------------------------------------------
     def _release(self, final: bool) -> list[Event]:
         out: list[Event] = []
+        ev = self.params.events
         if final:
             for leg in self._legs.values():
                 for r in leg.l1.finish():
                     self._lm_candidate(leg, r)
                 for r in leg.c1.finish():
                     self._consider_cramp(leg, r)
+                if leg.t1 is not None:
+                    self._tremor_runs += [
+                        (leg, r)
+                        for r in leg.t1.finish()
+                        if r.first_hi >= 0 and r.stop - r.start >= self._f(ev.cramp_min_s)
+                    ]
             for name, trk in self._gap_trk.items():
                 out += [self._stream_event("signal_gap", name, r, {}) for r in trk.finish()]
             for name, art in self._art_trk.items():
@@ -501,6 +589,8 @@ class NightDetector:
                     self._moves.append(r)
             if self._sleep is not None:
                 self._sleep.finish()
+        if final:
+            self._release_tremor(None)
         out += self._release_sleep(final)
         out += self._release_cramps(final)
         out += self._release_plm(final)

@@ -44,6 +44,14 @@ class AccParams:
     gross_motion_g: float = 0.08  #: above this the limb moves grossly (tossing, stretching, walking)
     vertical_deg: float = 60.0  #: shank elevation above this angle counts as upright (out of bed)
     posture_window_s: float = 1.0  #: window over which gravity is averaged for the posture angle
+    still_g: float = 0.01  #: the limb is still while the SD of its frame means over ``motion_window_s`` is below this
+    tremor_band_hz: tuple[float, float] = (5.0, 15.0)  #: mechanomyography band (4th-order causal Butterworth)
+    tremor_settle_s: float = 1.0  #: after a gap the band filter restarts; its first samples are not used
+    tremor_window_s: float = 2.0  #: causal RMS window of the tremor level (smooths the 1-2 Hz waxing)
+    baseline_block_s: float = 10.0  #: the resting tremor level is updated once per block ...
+    baseline_history_s: float = 600.0  #: ... from the quiet blocks of this long ...
+    baseline_quiet_ratio: float = 1.1  #: ... (blocks above this many times the resting level are not learnt) ...
+    baseline_relearn_s: float = 900.0  #: ... unless a higher level lasts this long (sensor or posture changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,11 @@ class EventParams:
     cramp_end_grace_s: float = 8.0  #: the stretch that ends a cramp (at most half of it) may move the leg
     cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
     cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
+    acc_cramp_on_ratio: float = 1.3  #: accelerometer only: tremor RMS / resting level that starts a contraction
+    acc_cramp_off_ratio: float = 1.15  #: ... which lasts while the tremor stays above this ratio, limb still
+    acc_cramp_min_median_ratio: float = 1.25  #: ... and whose median tremor ratio is at least this
+    acc_cramp_followup_s: float = 30.0  #: ... and which is followed within this time by a stretch or getting up
+    acc_cramp_quiet_before_s: float = 60.0  #: ... and which begins in a leg lying without gross movement this long
     cramp_awakening_s: float = 120.0  #: a cramp is followed by an awakening starting within this time
     large_movement_s: tuple[float, float] = (3.0, 45.0)  #: duration range of tossing and turning
     large_movement_merge_s: float = 1.0  #: movement bursts closer than this are one movement

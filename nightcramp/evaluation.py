@@ -31,20 +31,33 @@ class Case:
 
 
 SUITE: tuple[Case, ...] = (
-    *(Case(f"two legs, EMG 1 kHz + ACC 100 Hz #{i}", "emg", {"duration_s": 8 * H}) for i in range(1, 5)),
+    *(Case(f"two legs, EMG 1 kHz + ACC 100 Hz #{i}", "emg", {"duration_s": 8 * H, "n_cramps": 2}) for i in range(1, 5)),
     *(
-        Case(f"left leg only, EMG 1 kHz + ACC 100 Hz #{i}", "emg", {"duration_s": 6 * H, "legs": ("left",)})
+        Case(
+            f"left leg only, EMG 1 kHz + ACC 100 Hz #{i}",
+            "emg",
+            {"duration_s": 6 * H, "legs": ("left",), "n_cramps": 2},
+        )
         for i in (1, 2)
     ),
-    *(Case(f"EMG 2 kHz + ACC 100 Hz #{i}", "emg", {"duration_s": 4 * H, "emg_fs_hz": 2000.0}) for i in (1, 2)),
     *(
-        Case(f"EMG only, 500 Hz #{i}", "emg", {"duration_s": 6 * H, "emg_fs_hz": 500.0, "acc_fs_hz": None})
+        Case(f"EMG 2 kHz + ACC 100 Hz #{i}", "emg", {"duration_s": 4 * H, "emg_fs_hz": 2000.0, "n_cramps": 2})
+        for i in (1, 2)
+    ),
+    *(
+        Case(
+            f"EMG only, 500 Hz #{i}", "emg", {"duration_s": 6 * H, "emg_fs_hz": 500.0, "acc_fs_hz": None, "n_cramps": 2}
+        )
         for i in (1, 2, 3)
     ),
-    Case("EMG 250 Hz + ACC 50 Hz", "emg", {"duration_s": 6 * H, "emg_fs_hz": 250.0, "acc_fs_hz": 50.0}),
-    Case("60 Hz mains", "emg", {"duration_s": 8 * H, "mains_hz": 60.0}),
+    Case("EMG 250 Hz + ACC 50 Hz", "emg", {"duration_s": 6 * H, "emg_fs_hz": 250.0, "acc_fs_hz": 50.0, "n_cramps": 2}),
+    Case("60 Hz mains", "emg", {"duration_s": 8 * H, "mains_hz": 60.0, "n_cramps": 2}),
     *(
-        Case(f"long cramps, 3-10 min #{i}", "emg", {"duration_s": 6 * H, "cramp_duration_s": (180.0, 600.0)})
+        Case(
+            f"long cramps, 3-10 min #{i}",
+            "emg",
+            {"duration_s": 6 * H, "n_cramps": 2, "cramp_duration_s": (180.0, 600.0)},
+        )
         for i in (1, 2)
     ),
     *(
@@ -54,8 +67,26 @@ SUITE: tuple[Case, ...] = (
         for i in (1, 2)
     ),
     *(
-        Case(f"accelerometer only, 50 Hz #{i}", "acc", {"duration_s": 8 * H, "emg_fs_hz": None, "acc_fs_hz": 50.0})
-        for i in (1, 2, 3)
+        Case(
+            f"accelerometer only, 50 Hz #{i}",
+            "acc",
+            {"duration_s": 8 * H, "emg_fs_hz": None, "acc_fs_hz": 50.0, "n_cramps": 3},
+        )
+        for i in (1, 2, 3, 4)
+    ),
+    Case("accelerometer only, 100 Hz", "acc", {"duration_s": 8 * H, "emg_fs_hz": None, "n_cramps": 3}),
+    Case(
+        "cramp-free, accelerometer only, 50 Hz",
+        "free",
+        {
+            "duration_s": 8 * H,
+            "emg_fs_hz": None,
+            "acc_fs_hz": 50.0,
+            "n_cramps": 0,
+            "plm": True,
+            "position_change_rate_per_h": 6.0,
+            "artifact_rate_per_h": 3.0,
+        },
     ),
     *(
         Case(
@@ -88,6 +119,8 @@ def run_case(args: tuple[Case, int, float]) -> dict[str, Any]:
         "group": case.group,
         "seed": seed,
         "hours": cfg.duration_s / H,
+        "emg": cfg.emg_fs_hz is not None,
+        "acc": cfg.acc_fs_hz is not None,
         "truth_cramps": sum(e.kind == "cramp" for e in night.truth),
         "found_cramps": sum(e.kind == "cramp" for e in found),
         "scores": scores,
@@ -110,7 +143,8 @@ def evaluate(
             rows.append(row)
             if progress:
                 progress(i, len(tasks))
-    pooled: dict[str, Score] = {k: Score() for k in ("cramp_emg", "cramp_acc", "awakening", "limb_movement")}
+    keys = ("cramp_emg", "cramp_acc", "awakening", "awakening_acc", "limb_movement")
+    pooled: dict[str, Score] = {k: Score() for k in keys}
     free_fp = 0
     for r in rows:
         s = r["scores"]
@@ -120,9 +154,9 @@ def evaluate(
             pooled["cramp_acc"].add(s["cramp"])
         else:
             free_fp += s["cramp"].fp
-        if "EMG only" not in r["case"]:
-            pooled["awakening"].add(s["awakening"])
-        if r["group"] != "acc":
+        if r["acc"]:
+            pooled["awakening" if r["emg"] else "awakening_acc"].add(s["awakening"])
+        if r["emg"]:
             pooled["limb_movement"].add(s["limb_movement"])
     return {"rows": rows, "pooled": pooled, "cramps_on_cramp_free_nights": free_fp, "seed_base": seed_base}
 
@@ -133,12 +167,18 @@ def format_table(result: dict[str, Any]) -> str:
     labels = {
         "cramp_emg": ("cramps, nights with EMG", "emg"),
         "cramp_acc": ("cramps, accelerometer only", "acc"),
-        "awakening": ("awakenings (accelerometer worn)", None),
-        "limb_movement": ("leg movements (EMG worn)", None),
+        "awakening": ("awakenings, EMG + accelerometer", "emg+acc"),
+        "awakening_acc": ("awakenings, accelerometer only", "acc only"),
+        "limb_movement": ("leg movements (EMG worn)", "emg worn"),
     }
+    kinds = {"emg+acc": (True, True), "acc only": (False, True), "emg worn": (True, None)}
     for key, (label, group) in labels.items():
         s = p[key]
-        n = sum(1 for r in result["rows"] if group is None or r["group"] == group)
+        if group in kinds:
+            emg, acc = kinds[group]
+            n = sum(1 for r in result["rows"] if r["emg"] == emg and (acc is None or r["acc"] == acc))
+        else:
+            n = sum(1 for r in result["rows"] if r["group"] == group)
         err = "-" if s.median_onset_error_s is None else f"{s.median_onset_error_s:.2f} s"
         lines.append(
             f"| {label} | {n} | {s.tp} | {s.fp} | {s.fn} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {err} |"

@@ -35,3 +35,10 @@ def short_night() -> SimulatedNight:
 @pytest.fixture(scope="session")
 def short_recording(tmp_path_factory: pytest.TempPathFactory, short_night: SimulatedNight) -> Path:
     return write_night(tmp_path_factory.mktemp("rec") / "night.ncr", short_night, seed=7)
+
+
+@pytest.fixture(scope="session")
+def acc_night() -> SimulatedNight:
+    """40 minutes, two legs, accelerometer only at 50 Hz, two cramps (mechanomyography only)."""
+    cfg = NightConfig(duration_s=2400.0, emg_fs_hz=None, acc_fs_hz=50.0, n_cramps=2)
+    return simulate_night(cfg, rng=np.random.default_rng(20261123))

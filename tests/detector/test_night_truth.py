@@ -45,6 +45,31 @@ def test_cramps_found_with_onsets_on_a_short_night(short_night: SimulatedNight) 
     assert max(errors) <= 3.0
 
 
+def test_accelerometer_only_cramps_are_found_with_acc_evidence(acc_night: SimulatedNight) -> None:
+    truth = [e for e in acc_night.truth if e.kind == "cramp"]
+    found = [e for e in detect(acc_night) if e.kind == "cramp"]
+    hits, false_pos, errors = match(truth, found, 3.0)
+    assert len(truth) == 2 and hits == 2 and false_pos == 0
+    assert max(errors) <= 3.0
+    for c in found:
+        assert c.fields["evidence"] == ["acc"] and c.fields["peak_uv"] is None
+        assert 0.0 < c.fields["confidence"] <= 0.6  # weaker evidence than EMG
+
+
+def test_accelerometer_only_cramp_free_night_reports_no_cramp() -> None:
+    cfg = NightConfig(
+        duration_s=5400.0,
+        emg_fs_hz=None,
+        acc_fs_hz=100.0,
+        n_cramps=0,
+        plm=True,
+        position_change_rate_per_h=8.0,
+        artifact_rate_per_h=4.0,
+    )
+    night = simulate_night(cfg, rng=np.random.default_rng(98))
+    assert not [e for e in detect(night) if e.kind == "cramp"]
+
+
 def test_cramp_free_night_with_plms_reports_no_cramp() -> None:
     cfg = NightConfig(duration_s=3600.0, emg_fs_hz=500.0, acc_fs_hz=50.0, n_cramps=0, plm=True)
     night = simulate_night(cfg, rng=np.random.default_rng(99))

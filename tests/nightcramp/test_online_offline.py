@@ -52,10 +52,9 @@ def push_night(night: SimulatedNight, rng: np.random.Generator | None) -> list[E
     det = NightDetector(stream_infos(cfg.legs, emg_fs=cfg.emg_fs_hz, acc_fs=cfg.acc_fs_hz, emg_full_scale_uv=3276.7))
     pieces: list[tuple[float, str, int, np.ndarray]] = []
     for leg in cfg.legs:
-        for kind, arr, fs in (
-            ("emg", night.emg[leg][np.newaxis], cfg.emg_fs_hz),
-            ("acc", night.acc[leg], cfg.acc_fs_hz),
-        ):
+        streams = [("emg", night.emg[leg][np.newaxis], cfg.emg_fs_hz)] if leg in night.emg else []
+        streams += [("acc", night.acc[leg], cfg.acc_fs_hz)] if leg in night.acc else []
+        for kind, arr, fs in streams:
             ok = np.isfinite(arr).all(axis=0)
             for a, b in mask_to_runs(ok).tolist():
                 cuts = [] if rng is None else sorted(rng.integers(a + 1, b, size=int(rng.integers(0, 40))).tolist())
@@ -74,3 +73,10 @@ def test_detector_chunked_equals_batch(short_night: SimulatedNight) -> None:
     batch = push_night(short_night, None)
     for seed in (3, 4):
         assert as_json(push_night(short_night, np.random.default_rng(seed))) == as_json(batch)
+
+
+def test_accelerometer_only_detector_chunked_equals_batch(acc_night: SimulatedNight) -> None:
+    batch = push_night(acc_night, None)
+    assert sum(e.kind == "cramp" for e in batch) == 2
+    for seed in (5, 6):
+        assert as_json(push_night(acc_night, np.random.default_rng(seed))) == as_json(batch)
