@@ -49,4 +49,17 @@ def methods_paragraph(result: NightResult) -> str:
             f"{e.cramp_awakening_s:g} s of its end. Large movements were {e.large_movement_s[0]:g}-"
             f"{e.large_movement_s[1]:g} s of motion within sleep."
         )
+    emg_legs = {s.leg for s in emg_streams}
+    if any(s.leg not in emg_legs for s in acc_streams):
+        parts.append(
+            f"On legs without EMG, cramps were inferred from mechanomyography: each axis was band-passed at "
+            f"{a.tremor_band_hz[0]:g}-{a.tremor_band_hz[1]:g} Hz (causal 4th-order Butterworth, at most 0.45 times "
+            f"the sampling rate) and its {a.tremor_window_s:g}-s RMS compared with a resting level learnt from "
+            f"still {a.baseline_block_s:g}-s blocks. A cramp was tremor above {e.acc_cramp_on_ratio:g} times rest, "
+            f"staying above {e.acc_cramp_off_ratio:g} times with the limb still (SD of 100-ms means below "
+            f"{a.still_g * 1000:g} mg) for at least {e.cramp_min_s:g} s with a median of at least "
+            f"{e.acc_cramp_min_median_ratio:g} times, on one leg, lying, beginning after {e.acc_cramp_quiet_before_s:g} s "
+            f"without gross movement and followed within {e.acc_cramp_followup_s:g} s by a stretch or standing; "
+            f"such cramps are reported with lower confidence and evidence from the accelerometer only."
+        )
     return " ".join(parts)
