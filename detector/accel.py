@@ -31,7 +31,7 @@ from scipy import signal
 
 from detector.baseline import RestingLevel
 from detector.params import AccParams
-from detector.streaming import CausalWindow, FrameBatch, Framer
+from detector.streaming import CausalWindow, FrameCutter, frame_sums
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -59,9 +59,9 @@ class AccProcessor:
 
     def __init__(self, *, fs: float, params: AccParams, frame_hz: int) -> None:
         self.p, self.frame_hz = params, frame_hz
-        self._framer = Framer(fs=fs, frame_hz=frame_hz, n_sum=8, n_max=0)
-        self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
-        self._motion_sq = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=3)
+        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=5)
+        self._next_frame = 0
+        self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
         self._post_win = CausalWindow(max(1, round(params.posture_window_s * frame_hz)), n_rows=3)
         lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
         self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
@@ -79,22 +79,35 @@ class AccProcessor:
         )
 
     def push(self, start: int, xyz: npt.ArrayLike) -> list[AccFrames]:
+        """Samples ``start .. start + n`` (3, n) in g; a jump in ``start`` is a gap."""
         xyz = np.asarray(xyz, dtype=np.float64)
         if xyz.ndim != 2 or xyz.shape[0] != 3:
             raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
         n = xyz.shape[1]
         if n == 0:
             return []
-        sums = np.empty((8, n))
-        sums[:3] = xyz
-        np.multiply(xyz, xyz, out=sums[3:6])
-        self._tremor(start, xyz, sums[6], sums[7])
-        batch = self._framer.push(start, sums, np.zeros((0, n)))
-        return [] if batch is None else [self._frames(batch)]
+        rows = np.empty((5, n))
+        rows[:3] = xyz
+        self._tremor(start, xyz, rows[3], rows[4])
+        block = self._cutter.push(start, rows)
+        if block is None:
+            return []
+        out = []
+        if block.first > self._next_frame:
+            out.append(self._frames(self._next_frame, block.first, None))
+        sums = np.empty((8, block.upto - block.first))
+        counts = np.empty(block.upto - block.first)
+        squares = block.data[:3] * block.data[:3]
+        for length, frame_rows, starts in block.groups:
+            sums[:5, frame_rows] = frame_sums(block.data, length, starts)
+            sums[5:, frame_rows] = frame_sums(squares, length, starts)
+            counts[frame_rows] = length
+        out.append(self._frames(block.first, block.upto, (sums, counts)))
+        return out
 
     def finish(self, end_sample: int) -> list[AccFrames]:
-        batch = self._framer.finish(end_sample)
-        return [] if batch is None else [self._frames(batch)]
+        upto = self._cutter.finish(end_sample)
+        return [self._frames(self._next_frame, upto, None)] if upto > self._next_frame else []
 
     def _tremor(self, start: int, xyz: FloatArray, power: FloatArray, used: FloatArray) -> None:
         """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling)."""
@@ -115,33 +128,38 @@ class AccProcessor:
         self._since_reset += n
         self._next_sample = start + n
 
-    def _frames(self, b: FrameBatch) -> AccFrames:
+    def _frames(self, first: int, upto: int, feats: tuple[FloatArray, FloatArray] | None) -> AccFrames:
+        """Frames ``first .. upto`` from their sums (x, y, z, tremor power, tremor samples, x², y², z²) and
+        sample counts; ``None`` for frames lost in a gap."""
         p = self.p
-        valid = b.coverage >= 0.5
-        cnt = np.maximum(b.counts, 1)
-        mean = b.sums[:3] / cnt
-        var = np.maximum(b.sums[3:6] / cnt - mean * mean, 0.0)
+        self._next_frame = upto
+        n = upto - first
+        if feats is None:
+            sums, cnt = np.full((8, n), np.nan), np.ones(n)
+        else:
+            sums, cnt = feats
+        valid = np.isfinite(sums[0])
+        mean = sums[:3] / cnt
+        var = np.maximum(sums[5:8] / cnt - mean * mean, 0.0)
         in_sd = np.sqrt(var.sum(axis=0))
-        mean = np.where(valid, mean, np.nan)
-        mu = self._motion_win.mean(mean)
-        mu2 = self._motion_sq.mean(mean * mean)
+        mu, mu2 = np.split(self._motion_win.mean(np.concatenate((mean, mean * mean))), 2)
         slow_sd = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0).sum(axis=0))
         motion = np.where(valid, slow_sd + in_sd, np.nan)
         grav = self._post_win.mean(mean)
         norm = np.sqrt((grav * grav).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             elev = np.degrees(np.arcsin(np.clip(grav[0] / norm, -1.0, 1.0)))
-            tremor_ms = np.where(valid & (b.sums[7] > 0), b.sums[6] / (3.0 * b.sums[7]), np.nan)
+            tremor_ms = np.where(valid & (sums[4] > 0), sums[3] / (3.0 * sums[4]), np.nan)
         ok = valid & np.isfinite(elev)
         moving = ok & (motion > p.motion_g)
         still = ok & (slow_sd < p.still_g)
         tremor = np.sqrt(tremor_ms)
-        rest = self._rest.levels_for(b.first, tremor, still & ~moving)
+        rest = self._rest.levels_for(first, tremor, still & ~moving)
         level = np.sqrt(self._tremor_win.mean(np.where(still, tremor_ms, np.nan)[np.newaxis])[0])
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.nan_to_num(np.where(still, level / rest, np.nan), nan=0.0)
         return AccFrames(
-            first=b.first,
+            first=first,
             gravity_g=grav,
             motion_g=motion,
             elevation_deg=elev,

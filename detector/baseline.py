@@ -13,6 +13,7 @@ levels.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 import numpy as np
@@ -29,7 +30,9 @@ class RestingLevel:
         self, *, block_frames: int, history_blocks: int, quantile: float, quiet_ratio: float, relearn_blocks: int
     ) -> None:
         self._block_n = max(1, block_frames)
-        self._blocks: deque[float] = deque(maxlen=max(1, history_blocks))
+        self._history = max(1, history_blocks)
+        self._blocks: deque[float] = deque()  # remembered quiet block levels, oldest first
+        self._sorted: list[float] = []  # the same, in order
         self._quantile, self._quiet = quantile, quiet_ratio
         self._relearn_blocks = max(1, relearn_blocks)
         self._block_vals: list[FloatArray] = []
@@ -93,8 +96,16 @@ class RestingLevel:
             self._busy.append(level)
             if len(self._busy) < self._relearn_blocks:
                 return
-            self._blocks.extend(self._busy)
+            for busy in self._busy:
+                self._remember(busy)
         self._busy = []
-        self._blocks.append(level)
-        ordered = sorted(self._blocks)
+        self._remember(level)
+        ordered = self._sorted
         self._level = ordered[min(len(ordered) - 1, int(self._quantile / 100.0 * len(ordered)))]
+
+    def _remember(self, level: float) -> None:
+        if len(self._blocks) == self._history:
+            old = self._blocks.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+        self._blocks.append(level)
+        bisect.insort(self._sorted, level)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +38,7 @@ import scipy.fft
 
 from detector.baseline import RestingLevel
 from detector.params import EmgParams
-from detector.streaming import CausalWindow, first_sample_of_frame, frame_of_samples, rational_rate
+from detector.streaming import CausalWindow, FrameBlock, FrameCutter
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -164,13 +163,11 @@ class EmgProcessor:
 
     def __init__(self, *, fs: float, params: EmgParams, frame_hz: int, full_scale_uv: float | None) -> None:
         self.fs, self.p, self.frame_hz = fs, params, frame_hz
-        self._rate: Fraction = rational_rate(fs)
         self.full_scale_uv = full_scale_uv
         self._band = (params.band_hz[0], min(params.band_hz[1], 0.45 * fs))
         self._mains = tuple(f0 for f0 in params.mains_candidates_hz if f0 < self._band[1])
         self._hum_total = np.zeros(len(self._mains))  # µV² s of hum above the EMG, per candidate
-        self._buf: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self._buf_start = 0
+        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=1, dtype=np.float32)
         self._next_frame = 0
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
         self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
@@ -197,36 +194,17 @@ class EmgProcessor:
         return self._process(start, np.asarray(x, dtype=np.float32).reshape(-1))
 
     def finish(self, end_sample: int) -> list[EmgFrames]:
-        end_frame = int(frame_of_samples(np.array([max(end_sample - 1, 0)]), fs=self._rate, frame_hz=self.frame_hz)[0])
-        upto = end_frame + 1 if end_sample > 0 else 0
-        self._buf = self._buf[:0]
+        upto = self._cutter.finish(end_sample)
         return [self._emit(self._next_frame, upto, None)] if upto > self._next_frame else []
 
     def _process(self, start: int, x: npt.NDArray[np.float32]) -> list[EmgFrames]:
-        if x.size == 0:
+        block = self._cutter.push(start, x[np.newaxis, :])
+        if block is None:
             return []
-        if self._buf.size and start == self._buf_start + self._buf.size:
-            buf = np.concatenate((self._buf, x))
-        else:
-            buf, self._buf_start = x, start
-        end = self._buf_start + buf.size
-        fs, fh = self._rate, self.frame_hz
-        f_first = int(frame_of_samples(np.array([self._buf_start]), fs=fs, frame_hz=fh)[0])
-        if first_sample_of_frame(f_first, fs=fs, frame_hz=fh) < self._buf_start:
-            f_first += 1  # the chunk starts inside a frame: that frame is incomplete
-        f_last = int(frame_of_samples(np.array([end]), fs=fs, frame_hz=fh)[0])  # first incomplete frame
-        if f_last <= f_first:
-            self._buf = buf
-            return []
-        a = first_sample_of_frame(f_first, fs=fs, frame_hz=fh) - self._buf_start
-        b = first_sample_of_frame(f_last, fs=fs, frame_hz=fh) - self._buf_start
-        feats = self._features(buf[a:b], f_first, f_last)
-        self._buf = buf[b:]
-        self._buf_start += b
         out = []
-        if f_first > self._next_frame:
-            out.append(self._emit(self._next_frame, f_first, None))
-        out.append(self._emit(f_first, f_last, feats))
+        if block.first > self._next_frame:
+            out.append(self._emit(self._next_frame, block.first, None))
+        out.append(self._emit(block.first, block.upto, self._features(block)))
         return out
 
     def _frame_features(self, frames: npt.NDArray[np.float32], fb: FrameBasis, length: int) -> FloatArray:
@@ -263,32 +241,21 @@ class EmgProcessor:
         out[4] = coef[:, 0] / np.sqrt(length)  # the frame's mean
         return out
 
-    def _features(self, x: npt.NDArray[np.float32], f0: int, f1: int) -> FloatArray:
+    def _features(self, block: FrameBlock) -> FloatArray:
         """Per complete frame: EMG mean square, low-frequency mean square (trend and bins below the EMG
-        band), excess hum mean square, pinned share."""
-        n_frames = f1 - f0
-        per = self._rate / self.frame_hz
-        out = np.empty((5, n_frames))
-        if per.denominator == 1:
-            groups = [(int(per), np.arange(n_frames))]
-            starts = np.arange(n_frames) * int(per)
-        else:
-            f = np.arange(f0, f1 + 1, dtype=np.int64)
-            num, den = self._rate.numerator, self.frame_hz * self._rate.denominator
-            edges = -((-f * num) // den)
-            edges -= edges[0]
-            lengths = np.diff(edges)
-            starts = edges[:-1]
-            groups = [(int(L), np.flatnonzero(lengths == L)) for L in np.unique(lengths)]
-        for length, rows in groups:
+        band), excess hum mean square, pinned share, mean."""
+        x = block.data[0]
+        out = np.empty((5, block.upto - block.first))
+        for length, rows, starts in block.groups:
             fb = frame_basis(length, min(self.p.detrend_order, length - 1), self.fs, self._band, self._mains)
             for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
-                sub = rows[lo : lo + _BLOCK_FRAMES]
-                if per.denominator == 1:
-                    frames = x[sub[0] * length : (sub[-1] + 1) * length].reshape(sub.size, length)
+                sub = slice(lo, lo + _BLOCK_FRAMES)
+                st = starts[sub]
+                if st.size and st[-1] - st[0] == (st.size - 1) * length:
+                    frames = x[st[0] : st[0] + st.size * length].reshape(st.size, length)
                 else:
-                    frames = x[starts[sub][:, np.newaxis] + np.arange(length)]
-                out[:, sub] = self._frame_features(frames, fb, length)
+                    frames = x[st[:, np.newaxis] + np.arange(length)]
+                out[:, rows[sub]] = self._frame_features(frames, fb, length)
         return out
 
     # -- frames ----------------------------------------------------------------------------------

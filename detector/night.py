@@ -533,7 +533,7 @@ class NightDetector:
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
             if leg.emg and leg.sustained is not None:
-                share = leg.sustained.mean(self._strong(leg, a, b)[0][np.newaxis].astype(np.float64))[0]
+                share = leg.sustained.share(self._strong(leg, a, b)[0][np.newaxis])[0]
                 contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
@@ -762,10 +762,14 @@ def analyze_arrays(
                 out += proc.push(c, chunk[..., c - a : min(b, c + step) - a])
         return out
 
-    # the streams' own stages are independent: run them on all cores, then fuse in order
+    # the streams' own stages are independent: run them on all cores, then fuse them piece by piece in
+    # time order, so that the frame stores stay small (fusion gives the same events in any batching)
     workers = min(len(data), os.cpu_count() or 1)
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
-        for (name, _), frames in zip(data, pool.map(frames_of, data), strict=True):
-            det._ingest(name, frames)
+        per_stream = list(pool.map(frames_of, data))
+    for i in range(max((len(f) for f in per_stream), default=0)):
+        for (name, _), frames in zip(data, per_stream, strict=True):
+            if i < len(frames):
+                det._ingest(name, frames[i : i + 1])
     det.finish(duration_s)
     return det

@@ -4,7 +4,8 @@ Each class here consumes a stream in consecutive chunks and carries exactly the 
 pushing a signal in any chunking yields bit-identical results to pushing it at once. Offline analysis is
 the special case of one chunk, which is how the detector guarantees that online and offline agree.
 
-- :class:`Framer` reduces samples to fixed frames aligned to the recording clock.
+- :class:`FrameCutter` hands over whole frames of ``1 / frame_hz`` s aligned to the recording clock;
+  :func:`frame_sums` adds each frame's samples in sample order.
 - :class:`CausalWindow` averages each frame with the frames before it.
 - :class:`RunTracker` turns a frame mask into merged runs, finalising a run only when no later frame can
   change it.
@@ -45,127 +46,97 @@ def first_sample_of_frame(frame: int, *, fs: Fraction, frame_hz: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class FrameBatch:
-    """Completed frames of one stream.
+class FrameBlock:
+    """Complete frames ``first .. upto`` of a stream, with their samples.
 
-    Attributes
-    ----------
-    first : int
-        Frame number of row 0.
-    sums : ndarray, shape (n_features, n_frames)
-        Per-frame sums of each per-sample feature.
-    maxima : ndarray, shape (n_max, n_frames)
-        Per-frame maxima of each per-sample feature given to ``push`` as ``maxima``.
-    counts : ndarray of int64, shape (n_frames,)
-        Samples that fell in each frame (0 for frames lost in a gap).
-    expected : ndarray of float64, shape (n_frames,)
-        Samples a fully covered frame holds (``fs / frame_hz``, exact per frame).
+    ``data`` (rows, n_samples) holds the frames' samples back to back; ``groups`` lists, per frame length
+    in samples, that length, the frames' row numbers (0 = frame ``first``) and their first sample in
+    ``data``. Frames before ``first`` back to the previous block that had no samples are ``gap_from ..
+    first``.
     """
 
+    gap_from: int
     first: int
-    sums: FloatArray
-    maxima: FloatArray
-    counts: IntArray
-    expected: FloatArray
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.shape[0])
-
-    @property
-    def coverage(self) -> FloatArray:
-        return np.minimum(self.counts / self.expected, 1.0)
+    upto: int
+    data: npt.NDArray[np.floating]
+    groups: list[tuple[int, IntArray, IntArray]]
 
 
-class Framer:
-    """Reduce a sampled stream to frames of ``1 / frame_hz`` s aligned to the recording clock.
+class FrameCutter:
+    """Cut a sampled stream into complete frames of ``1 / frame_hz`` s aligned to the recording clock.
 
-    Sample ``i`` of the stream lies at ``i / fs`` s and belongs to frame ``floor(i * frame_hz / fs)``.
-    Samples of a frame are reduced in one call on one contiguous array whatever the chunking, so results
-    are bit-identical. A frame is complete once a sample of a later frame arrives or :meth:`finish` is
-    called; frames with no samples (gaps) are emitted with count 0.
+    Samples are buffered until their frame is complete; a frame missing any sample (a jump in ``start``)
+    is a gap. Each complete frame is handed over whole, so a computation done per frame gives the same
+    result whatever the chunking.
     """
 
-    def __init__(self, *, fs: float, frame_hz: int, n_sum: int, n_max: int) -> None:
-        self.fs = rational_rate(fs)
+    def __init__(self, *, fs: float, frame_hz: int, n_rows: int, dtype: type = np.float64) -> None:
+        self.rate = rational_rate(fs)
         self.frame_hz = frame_hz
-        self._n_sum, self._n_max = n_sum, n_max
-        self._carry_idx: IntArray = np.zeros(0, dtype=np.int64)
-        self._carry_sum: FloatArray = np.zeros((n_sum, 0))
-        self._carry_max: FloatArray = np.zeros((n_max, 0))
-        self._next_frame = 0  # first frame not yet emitted
-        self._next_sample = 0
+        self._buf: npt.NDArray[np.floating] = np.zeros((n_rows, 0), dtype=dtype)
+        self._buf_start = 0
+        self.next_frame = 0
 
-    @property
-    def next_frame(self) -> int:
-        return self._next_frame
-
-    def push(self, start: int, sums: FloatArray, maxima: FloatArray) -> FrameBatch | None:
-        """Add samples ``start .. start + n`` (features by row); return the frames completed by them."""
-        n = sums.shape[-1]
-        if start < self._next_sample:
-            raise ValueError(f"samples must arrive in order: got start {start}, expected >= {self._next_sample}")
-        if n == 0:
+    def push(self, start: int, x: npt.NDArray[np.floating]) -> FrameBlock | None:
+        """Samples ``start .. start + n`` (rows, n); the complete frames they finish, if any."""
+        if x.shape[1] == 0:
             return None
-        idx = np.concatenate((self._carry_idx, np.arange(start, start + n, dtype=np.int64)))
-        s = np.concatenate((self._carry_sum, sums), axis=1)
-        m = np.concatenate((self._carry_max, maxima), axis=1)
-        self._next_sample = start + n
-        frames = frame_of_samples(idx, fs=self.fs, frame_hz=self.frame_hz)
-        last = int(frames[-1])
-        keep = frames < last  # the last frame may still receive samples
-        cut = int(np.count_nonzero(keep))
-        self._carry_idx, self._carry_sum, self._carry_max = idx[cut:], s[:, cut:], m[:, cut:]
-        if cut == 0:
+        if self._buf.shape[1] and start == self._buf_start + self._buf.shape[1]:
+            buf = np.concatenate((self._buf, x), axis=1)
+        else:
+            buf, self._buf_start = x, start
+        end = self._buf_start + buf.shape[1]
+        fs, fh = self.rate, self.frame_hz
+        f_first = int(frame_of_samples(np.array([self._buf_start]), fs=fs, frame_hz=fh)[0])
+        if first_sample_of_frame(f_first, fs=fs, frame_hz=fh) < self._buf_start:
+            f_first += 1  # the chunk starts inside a frame: that frame is incomplete
+        f_last = int(frame_of_samples(np.array([end]), fs=fs, frame_hz=fh)[0])  # first incomplete frame
+        if f_last <= f_first:
+            self._buf = buf
             return None
-        return self._emit(frames[:cut], s[:, :cut], m[:, :cut], upto=last)
+        a = first_sample_of_frame(f_first, fs=fs, frame_hz=fh) - self._buf_start
+        b = first_sample_of_frame(f_last, fs=fs, frame_hz=fh) - self._buf_start
+        self._buf = buf[:, b:]
+        self._buf_start += b
+        block = FrameBlock(self.next_frame, f_first, f_last, buf[:, a:b], self._groups(f_first, f_last))
+        self.next_frame = f_last
+        return block
 
-    def finish(self, end_sample: int | None = None) -> FrameBatch | None:
-        """Emit the last partial frame and empty frames up to the frame holding ``end_sample - 1``."""
-        end = self._next_sample if end_sample is None else max(end_sample, self._next_sample)
-        upto = int(frame_of_samples(np.array([max(end - 1, 0)]), fs=self.fs, frame_hz=self.frame_hz)[0]) + 1
-        if end == 0:
-            upto = 0
-        frames = frame_of_samples(self._carry_idx, fs=self.fs, frame_hz=self.frame_hz)
-        out = self._emit(frames, self._carry_sum, self._carry_max, upto=max(upto, self._next_frame))
-        self._carry_idx = self._carry_idx[:0]
-        self._carry_sum, self._carry_max = self._carry_sum[:, :0], self._carry_max[:, :0]
+    def finish(self, end_sample: int) -> int:
+        """End of the stream: the frame number up to which frames exist (the rest are gaps)."""
+        end_frame = int(frame_of_samples(np.array([max(end_sample - 1, 0)]), fs=self.rate, frame_hz=self.frame_hz)[0])
+        self._buf = self._buf[:, :0]
+        return end_frame + 1 if end_sample > 0 else 0
+
+    def _groups(self, f0: int, f1: int) -> list[tuple[int, IntArray, IntArray]]:
+        n_frames = f1 - f0
+        per = self.rate / self.frame_hz
+        if per.denominator == 1:
+            rows = np.arange(n_frames)
+            return [(int(per), rows, rows * int(per))]
+        f = np.arange(f0, f1 + 1, dtype=np.int64)
+        num, den = self.rate.numerator, self.frame_hz * self.rate.denominator
+        edges = -((-f * num) // den)
+        edges -= edges[0]
+        lengths = np.diff(edges)
+        return [(int(n), np.flatnonzero(lengths == n), edges[:-1][lengths == n]) for n in np.unique(lengths)]
+
+
+def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> FloatArray:
+    """Per frame and row, the sum of the frame's ``length`` samples, added in sample order (the same
+    float whatever the number of frames): (rows, n_frames)."""
+    n = starts.size
+    if n and starts[-1] - starts[0] == (n - 1) * length:  # back to back: a strided view, no gather
+        frames = data[:, starts[0] : starts[0] + n * length].reshape(data.shape[0], n, length)
+        out = np.array(frames[:, :, 0], dtype=np.float64)
+        for j in range(1, length):
+            out += frames[:, :, j]
         return out
-
-    def _emit(self, frames: IntArray, s: FloatArray, m: FloatArray, *, upto: int) -> FrameBatch | None:
-        first = self._next_frame
-        n_out = upto - first
-        if n_out <= 0:
-            return None
-        sums = np.zeros((self._n_sum, n_out))
-        maxima = np.zeros((self._n_max, n_out))
-        counts = np.zeros(n_out, dtype=np.int64)
-        if frames.size:
-            bounds = np.flatnonzero(np.diff(frames)) + 1
-            starts = np.concatenate(([0], bounds))
-            rows = frames[starts] - first
-            counts[rows] = np.diff(np.concatenate((starts, [frames.size])))
-            if self._n_sum:
-                sums[:, rows] = np.add.reduceat(s, starts, axis=1)
-            if self._n_max:
-                maxima[:, rows] = np.maximum.reduceat(m, starts, axis=1)
-        edges = np.array(
-            [first_sample_of_frame(f, fs=self.fs, frame_hz=self.frame_hz) for f in (first, upto)],
-            dtype=np.int64,
-        )
-        expected = self._expected(first, upto, edges)
-        self._next_frame = upto
-        return FrameBatch(first, sums, maxima, counts, expected)
-
-    def _expected(self, first: int, upto: int, edges: IntArray) -> FloatArray:
-        per = float(self.fs) / self.frame_hz
-        if per == int(per):
-            return np.full(upto - first, per)
-        f = np.arange(first, upto + 1, dtype=np.int64)
-        num = f * self.fs.numerator
-        den = self.frame_hz * self.fs.denominator
-        starts = -((-num) // den)
-        return np.diff(starts).astype(np.float64)
+    idx = starts[np.newaxis, :] + np.arange(length)[:, np.newaxis]  # (length, n_frames)
+    out = np.array(data[:, idx[0]], dtype=np.float64)
+    for j in range(1, length):
+        out += data[:, idx[j]]
+    return out
 
 
 class CausalWindow:
@@ -198,6 +169,22 @@ class CausalWindow:
         for j in range(1, self.width):
             total += vals[:, j : j + n]
             count += cnt[:, j : j + n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+
+    def share(self, mask: BoolArray) -> FloatArray:
+        """:meth:`mean` of a 0/1 track (rows, n), in O(n) whatever the width: the window counts are integer
+        differences of running counts, so they are exact and the result equals :meth:`mean`'s."""
+        full = np.concatenate((self._tail, mask.astype(np.float64)), axis=1)
+        if self.width > 1:
+            self._tail = full[:, -(self.width - 1) :].copy()
+        ok = np.isfinite(full)
+        zero = np.zeros((full.shape[0], 1), dtype=np.int64)
+        ones = np.concatenate((zero, np.cumsum(np.where(ok, full, 0.0).astype(np.int64), axis=1)), axis=1)
+        seen = np.concatenate((zero, np.cumsum(ok, axis=1, dtype=np.int64)), axis=1)
+        w = self.width
+        total = (ones[:, w:] - ones[:, :-w]).astype(np.float64)
+        count = (seen[:, w:] - seen[:, :-w]).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 

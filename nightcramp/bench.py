@@ -63,7 +63,7 @@ def reference_pipeline(emg: npt.NDArray[np.float32], fs: float) -> list[tuple[fl
     b, a = signal.iirnotch(50.0, 30.0, fs=fs)
     y = signal.sosfiltfilt(band, x)
     y = signal.filtfilt(b, a, y)
-    rms = np.sqrt(ndimage.uniform_filter1d(y * y, size=int(0.25 * fs)))
+    rms = np.sqrt(np.maximum(ndimage.uniform_filter1d(y * y, size=int(0.25 * fs)), 0.0))
     active = rms > 3.0 * np.median(rms)
     runs = mask_to_runs(active)
     keep = runs[(runs[:, 1] - runs[:, 0]) >= int(10 * fs)]

@@ -58,8 +58,9 @@ def methods_paragraph(result: NightResult) -> str:
             f"still {a.baseline_block_s:g}-s blocks. A cramp was tremor above {e.acc_cramp_on_ratio:g} times rest, "
             f"staying above {e.acc_cramp_off_ratio:g} times with the limb still (SD of 100-ms means below "
             f"{a.still_g * 1000:g} mg) for at least {e.cramp_min_s:g} s with a median of at least "
-            f"{e.acc_cramp_min_median_ratio:g} times, on one leg, lying, beginning after {e.acc_cramp_quiet_before_s:g} s "
-            f"without gross movement and followed within {e.acc_cramp_followup_s:g} s by a stretch or standing; "
+            f"{e.acc_cramp_min_median_ratio:g} times, on one leg, lying, beginning after "
+            f"{e.acc_cramp_quiet_before_s:g} s without gross movement and followed within "
+            f"{e.acc_cramp_followup_s:g} s by a stretch or standing; "
             f"such cramps are reported with lower confidence and evidence from the accelerometer only."
         )
     return " ".join(parts)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.events import mask_to_runs, merge_runs, runs_to_mask
-from detector.streaming import CausalWindow, Framer, RunTracker, frame_of_samples, rational_rate
+from detector.streaming import CausalWindow, FrameCutter, RunTracker, frame_of_samples, frame_sums, rational_rate
 
 
 def split_points(rng: np.random.Generator, n: int, k: int) -> list[int]:
@@ -70,7 +70,7 @@ def framer_oracle(x: np.ndarray, present: np.ndarray, fs: float, n_frames: int) 
 
 
 @pytest.mark.parametrize("fs", [1000.0, 52.0, 12.5])
-def test_framer_matches_oracle_with_gaps_and_any_chunking(fs: float) -> None:
+def test_frame_cutter_matches_oracle_with_gaps_and_any_chunking(fs: float) -> None:
     rng = np.random.default_rng(3)
     n = int(20 * fs)
     x = rng.standard_normal(n)
@@ -80,27 +80,30 @@ def test_framer_matches_oracle_with_gaps_and_any_chunking(fs: float) -> None:
         present[a : a + int(rng.integers(1, int(fs)))] = False
     n_frames = 200
     exp_sums, exp_counts = framer_oracle(x, present, fs, n_frames)
+    full = exp_counts == np.array(
+        [
+            np.count_nonzero(frame_of_samples(np.arange(n), fs=rational_rate(fs), frame_hz=10) == f)
+            for f in range(n_frames)
+        ]
+    )
     results = []
     for trial in range(3):
-        fr = Framer(fs=fs, frame_hz=10, n_sum=1, n_max=1)
-        batches = []
+        cutter = FrameCutter(fs=fs, frame_hz=10, n_rows=1)
+        sums = np.full(n_frames, np.nan)
         for a, b in mask_to_runs(present).tolist():
             cuts = split_points(rng, b - a, 5 * trial) if trial else []
             for piece in np.split(np.arange(a, b), cuts):
-                if piece.size:
-                    out = fr.push(int(piece[0]), x[piece][np.newaxis], np.abs(x[piece])[np.newaxis])
-                    if out is not None:
-                        batches.append(out)
-        last = fr.finish(n)
-        if last is not None:
-            batches.append(last)
-        assert [b.first for b in batches] == list(np.cumsum([0] + [b.n for b in batches[:-1]]))
-        sums = np.concatenate([b.sums[0] for b in batches])
-        counts = np.concatenate([b.counts for b in batches])
-        np.testing.assert_allclose(sums, exp_sums, atol=1e-9)
-        assert np.array_equal(counts, exp_counts)
+                block = cutter.push(int(piece[0]), x[piece][np.newaxis]) if piece.size else None
+                if block is not None:
+                    assert block.gap_from <= block.first < block.upto
+                    for length, rows, starts in block.groups:
+                        sums[block.first + rows] = frame_sums(block.data, length, starts)[0]
+        assert cutter.finish(n) == n_frames
+        # exactly the frames with every sample present, each summed like the oracle
+        np.testing.assert_array_equal(np.isfinite(sums), full & (exp_counts > 0))
+        np.testing.assert_allclose(sums[np.isfinite(sums)], exp_sums[np.isfinite(sums)], atol=1e-9)
         results.append(sums)
-    assert all(np.array_equal(results[0], r) for r in results[1:])
+    assert all(np.array_equal(results[0], r, equal_nan=True) for r in results[1:])
 
 
 def test_causal_window_mean_matches_loop() -> None:
@@ -117,6 +120,14 @@ def test_causal_window_mean_matches_loop() -> None:
     cw = CausalWindow(w)
     got = np.concatenate([cw.mean(c[np.newaxis])[0] for c in np.array_split(x, [3, 4, 100, 250, 251])])
     np.testing.assert_allclose(got, expect, equal_nan=True)
+
+
+@pytest.mark.parametrize("w", [1, 7, 100])
+def test_causal_share_equals_causal_mean_exactly(w: int) -> None:
+    mask = np.random.default_rng(w).random((2, 700)) < 0.4
+    a, b = CausalWindow(w, n_rows=2), CausalWindow(w, n_rows=2)
+    for c in np.array_split(np.arange(700), [1, 50, 51, 400]):
+        np.testing.assert_array_equal(a.share(mask[:, c]), b.mean(mask[:, c].astype(np.float64)))
 
 
 def run_tracker_oracle(mask: np.ndarray, hi: np.ndarray, brk: np.ndarray, gap: int) -> list[tuple[int, int, int]]:
