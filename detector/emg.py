@@ -38,7 +38,7 @@ import scipy.fft
 
 from detector.baseline import RestingLevel
 from detector.params import EmgParams
-from detector.streaming import CausalWindow, FrameBlock, FrameCutter
+from detector.streaming import CausalWindow, FrameBlock, FrameCutter, first_sample_of_frame, frame_of_samples
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -84,22 +84,17 @@ def trend_basis(length: int, order: int) -> npt.NDArray[np.float32]:
 class FrameBasis:
     """Everything one frame length needs: one matrix product gives a frame's trend and the bins used.
 
-    ``basis`` (length, order + 1 + 2 n_bins): the orthonormal polynomial basis, then the real and
-    imaginary rFFT kernels of the bins used (below the EMG band, in the band, at mains harmonics).
-    ``hum_ab`` (2 n_hum, order + 1): the trend coefficients contributed by the mains bins, which are taken
-    back out so that hum does not leak into the trend (a sinusoid projects onto a low-order polynomial
-    too). ``trend_re``/``trend_im`` (order + 1, n_bins): the spectra of the basis polynomials at the bins,
-    to remove the trend from them. ``weights`` (n_bins, 2 + 2 n_mains): Parseval weights giving the EMG
+    ``basis`` (length, order + 1 + 2 n_bins): the trend coefficients (orthonormal polynomials, fitted to
+    the frame without its mains bins, since a sinusoid projects onto a low-order polynomial too), then
+    the real and imaginary rFFT of the detrended frame at the bins used (below the EMG band, in the band,
+    at mains harmonics); all of it is linear in the frame, so one product gives it. ``weights``
+    (2 n_bins, 2 + 2 n_mains): Parseval weights of the squared real and imaginary parts giving the EMG
     band (without the mains bins, scaled back to the whole band), the low band, and for each mains
     candidate its bins' power and the broadband EMG's expected share of it.
     """
 
     order: int
     basis: npt.NDArray[np.float32]
-    hum_cols: npt.NDArray[np.intp]
-    hum_ab: npt.NDArray[np.float32]
-    trend_re: npt.NDArray[np.float32]
-    trend_im: npt.NDArray[np.float32]
     weights: npt.NDArray[np.float32]
 
 
@@ -144,16 +139,17 @@ def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], m
         hb = hum[bins] & ib
         w[hb, 2 + 2 * i] = scale[bins][hb]
         w[kb, 3 + 2 * i] = scale[bins][kb] * (hum.sum() / max(kept.sum(), 1))
-    out = FrameBasis(
-        order=q.shape[1] - 1,
-        basis=basis,
-        hum_cols=hum_cols,
-        hum_ab=ab.astype(np.float32),
-        trend_re=fq.real.astype(np.float32),
-        trend_im=fq.imag.astype(np.float32),
-        weights=w.astype(np.float32),
-    )
-    for arr in (out.basis, out.hum_cols, out.hum_ab, out.trend_re, out.trend_im, out.weights):
+    # Fold the corrections into the basis (they are linear in the frame): the trend coefficients without
+    # the hum's share, then the bins with that trend removed.
+    b64 = basis.astype(np.float64)
+    k, nb = q.shape[1], bins.size
+    hum_part = np.concatenate((b64[:, k + hum_cols], b64[:, k + nb + hum_cols]), axis=1)
+    q_adj = b64[:, :k] - hum_part @ ab
+    folded = np.concatenate(
+        (q_adj, b64[:, k : k + nb] - q_adj @ fq.real, b64[:, k + nb :] - q_adj @ fq.imag), axis=1
+    ).astype(np.float32)
+    out = FrameBasis(order=q.shape[1] - 1, basis=folded, weights=np.concatenate((w, w)).astype(np.float32))
+    for arr in (out.basis, out.weights):
         arr.flags.writeable = False
     return out
 
@@ -218,26 +214,17 @@ class EmgProcessor:
             frames = np.concatenate((frames, np.zeros((16 - n_frames % 16, length), dtype=frames.dtype)))
         g = frames @ fb.basis
         k = fb.order + 1
-        nb = fb.trend_re.shape[1]
-        coef = g[:, :k]
-        re, im = g[:, k : k + nb], g[:, k + nb :]
-        if fb.hum_cols.size:  # fit the trend to the signal without its hum
-            coef = coef - np.concatenate((re[:, fb.hum_cols], im[:, fb.hum_cols]), axis=1) @ fb.hum_ab
-        re = re - coef @ fb.trend_re
-        im = im - coef @ fb.trend_im
-        ms = ((re * re + im * im) @ fb.weights).astype(np.float64)[:n_frames]
-        coef, frames = coef[:n_frames], frames[:n_frames]
+        coef = g[:n_frames, :k]
+        spec = g[:, k:]
+        np.multiply(spec, spec, out=spec)
+        ms = (spec @ fb.weights).astype(np.float64)[:n_frames]
         out = np.empty((5, n_frames))
         out[0] = ms[:, 0]
         out[1] = ms[:, 1] + (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
         hum = np.maximum(ms[:, 2::2] - ms[:, 3::2], 0.0)  # hum above the EMG's own share of those bins
         self._hum_total += hum.sum(axis=0) / self.frame_hz
         out[2] = hum.max(axis=1) if hum.shape[1] else 0.0
-        if self.full_scale_uv:
-            peak = np.maximum(frames.max(axis=1), -frames.min(axis=1))
-            out[3] = peak >= self.p.clip_level * self.full_scale_uv
-        else:
-            out[3] = 0.0
+        out[3] = 0.0  # pinned samples: set by the caller
         out[4] = coef[:, 0] / np.sqrt(length)  # the frame's mean
         return out
 
@@ -256,6 +243,12 @@ class EmgProcessor:
                 else:
                     frames = x[st[:, np.newaxis] + np.arange(length)]
                 out[:, rows[sub]] = self._frame_features(frames, fb, length)
+        if self.full_scale_uv:  # frames with a sample pinned at the amplifier's full scale
+            pinned = np.flatnonzero(np.abs(x) >= self.p.clip_level * self.full_scale_uv)
+            if pinned.size:
+                rate = self._cutter.rate
+                s0 = first_sample_of_frame(block.first, fs=rate, frame_hz=self.frame_hz)
+                out[3, frame_of_samples(s0 + pinned, fs=rate, frame_hz=self.frame_hz) - block.first] = 1.0
         return out
 
     # -- frames ----------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from detector.accel import AccFrames, AccProcessor
 from detector.emg import CLIPPING, GAP, LEAD_OFF, MAINS, REASONS, EmgFrames, EmgProcessor
-from detector.events import Event, mask_to_runs, sort_events
+from detector.events import Event, sort_events
 from detector.framestore import FrameStore
 from detector.params import DetectorParams
 from detector.plm import PlmChain
@@ -533,7 +533,7 @@ class NightDetector:
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
             if leg.emg and leg.sustained is not None:
-                share = leg.sustained.share(self._strong(leg, a, b)[0][np.newaxis])[0]
+                share = leg.sustained.mean(self._strong(leg, a, b)[0][np.newaxis].astype(np.float64))[0]
                 contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
@@ -710,17 +710,16 @@ _OFFLINE_CHUNK_S = 600.0  # seconds of each stream per push in offline analysis 
 
 def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
     """``[start, stop)`` of the stretches without NaN (columns of a 2-D array)."""
-    bad = np.isnan(arr).any(axis=0) if arr.ndim == 2 else np.isnan(arr)
+    bad = np.isnan(arr[0]) if arr.shape[0] == 1 else np.isnan(arr).any(axis=0)
     where = np.flatnonzero(bad)
+    n = arr.shape[-1]
     if where.size == 0:
-        return [(0, arr.shape[-1])] if arr.shape[-1] else []
-    return [(int(a), int(b)) for a, b in mask_to_runs(runs_to_mask_sparse(where, arr.shape[-1])).tolist()]
-
-
-def runs_to_mask_sparse(bad: npt.NDArray[np.intp], n: int) -> npt.NDArray[np.bool_]:
-    mask = np.ones(n, dtype=bool)
-    mask[bad] = False
-    return mask
+        return [(0, n)] if n else []
+    # good runs lie between consecutive missing samples that are not adjacent
+    starts = np.concatenate(([0], where + 1))
+    stops = np.concatenate((where, [n]))
+    keep = stops > starts
+    return list(zip(starts[keep].tolist(), stops[keep].tolist(), strict=True))
 
 
 def analyze_arrays(
@@ -751,15 +750,15 @@ def analyze_arrays(
         data.append((f"acc:{leg}", np.asarray(x)))
     det = NightDetector(streams, params)
 
-    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[EmgFrames | AccFrames]:
+    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[list[EmgFrames | AccFrames]]:
         name, arr = item
         proc = det._proc[name]
-        out: list[EmgFrames | AccFrames] = []
+        out: list[list[EmgFrames | AccFrames]] = []
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
         for a, b in _finite_runs(arr):
             chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
             for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
-                out += proc.push(c, chunk[..., c - a : min(b, c + step) - a])
+                out.append([*proc.push(c, chunk[..., c - a : min(b, c + step) - a])])
         return out
 
     # the streams' own stages are independent: run them on all cores, then fuse them piece by piece in
@@ -768,8 +767,8 @@ def analyze_arrays(
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
         per_stream = list(pool.map(frames_of, data))
     for i in range(max((len(f) for f in per_stream), default=0)):
-        for (name, _), frames in zip(data, per_stream, strict=True):
-            if i < len(frames):
-                det._ingest(name, frames[i : i + 1])
+        for (name, _), pieces in zip(data, per_stream, strict=True):
+            if i < len(pieces):
+                det._ingest(name, pieces[i])
     det.finish(duration_s)
     return det

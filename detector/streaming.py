@@ -123,68 +123,51 @@ class FrameCutter:
 
 
 def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> FloatArray:
-    """Per frame and row, the sum of the frame's ``length`` samples, added in sample order (the same
-    float whatever the number of frames): (rows, n_frames)."""
+    """Per frame and row, the sum of the frame's ``length`` samples, added one after the other from the
+    frame's first sample (the same float whatever the number of frames): (rows, n_frames)."""
     n = starts.size
-    if n and starts[-1] - starts[0] == (n - 1) * length:  # back to back: a strided view, no gather
-        frames = data[:, starts[0] : starts[0] + n * length].reshape(data.shape[0], n, length)
-        out = np.array(frames[:, :, 0], dtype=np.float64)
-        for j in range(1, length):
-            out += frames[:, :, j]
-        return out
-    idx = starts[np.newaxis, :] + np.arange(length)[:, np.newaxis]  # (length, n_frames)
-    out = np.array(data[:, idx[0]], dtype=np.float64)
-    for j in range(1, length):
-        out += data[:, idx[j]]
-    return out
+    if n == 0:
+        return np.zeros((data.shape[0], 0))
+    if starts[-1] - starts[0] == (n - 1) * length:  # back to back
+        frames = data[:, starts[0] : starts[0] + n * length]
+    else:
+        frames = data[:, (starts[:, np.newaxis] + np.arange(length)).reshape(-1)]
+    return np.add.reduceat(frames.astype(np.float64, copy=False), np.arange(0, n * length, length), axis=1)
 
 
 class CausalWindow:
-    """For each frame, the values of the last ``width`` frames (itself included), chunk by chunk.
+    """For each frame, the mean of the last ``width`` frames (itself included), chunk by chunk.
 
-    The window of the first frames is padded on the left with NaN.
+    Frames before the first are missing (the first windows average fewer frames).
     """
 
     def __init__(self, width: int, n_rows: int = 1) -> None:
         if width < 1:
             raise ValueError(f"window width must be >= 1 frame, got {width}")
         self.width = width
-        self._tail: FloatArray = np.full((n_rows, width - 1), np.nan)
+        # running totals and counts of the finite values at the last ``width`` frames
+        self._totals: FloatArray = np.zeros((n_rows, width))
+        self._counts: FloatArray = np.zeros((n_rows, width))
 
     def mean(self, x: FloatArray) -> FloatArray:
         """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN).
 
-        The window sums add shifted copies in a fixed order, so every output is the same float whatever
-        the chunking.
+        Window sums are differences of running totals, O(n) whatever the width. A running total is a
+        sequential sum continued from the carried one, so every output is the same float whatever the
+        chunking; counts are exact integers.
         """
-        full = np.concatenate((self._tail, x), axis=1)
-        if self.width > 1:
-            self._tail = full[:, -(self.width - 1) :].copy()
-        ok = np.isfinite(full)
-        vals = np.where(ok, full, 0.0)
-        cnt = ok.astype(np.float64)
-        n = x.shape[1]
-        total = vals[:, 0:n].copy()
-        count = cnt[:, 0:n].copy()
-        for j in range(1, self.width):
-            total += vals[:, j : j + n]
-            count += cnt[:, j : j + n]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
-
-    def share(self, mask: BoolArray) -> FloatArray:
-        """:meth:`mean` of a 0/1 track (rows, n), in O(n) whatever the width: the window counts are integer
-        differences of running counts, so they are exact and the result equals :meth:`mean`'s."""
-        full = np.concatenate((self._tail, mask.astype(np.float64)), axis=1)
-        if self.width > 1:
-            self._tail = full[:, -(self.width - 1) :].copy()
-        ok = np.isfinite(full)
-        zero = np.zeros((full.shape[0], 1), dtype=np.int64)
-        ones = np.concatenate((zero, np.cumsum(np.where(ok, full, 0.0).astype(np.int64), axis=1)), axis=1)
-        seen = np.concatenate((zero, np.cumsum(ok, axis=1, dtype=np.int64)), axis=1)
+        ok = np.isfinite(x)
+        if self.width == 1:
+            return np.where(ok, x, np.nan)
         w = self.width
-        total = (ones[:, w:] - ones[:, :-w]).astype(np.float64)
-        count = (seen[:, w:] - seen[:, :-w]).astype(np.float64)
+        tot = np.cumsum(np.concatenate((self._totals[:, -1:], np.where(ok, x, 0.0)), axis=1), axis=1)[:, 1:]
+        cnt = np.cumsum(np.concatenate((self._counts[:, -1:], ok.astype(np.float64)), axis=1), axis=1)[:, 1:]
+        full_t = np.concatenate((self._totals, tot), axis=1)
+        full_c = np.concatenate((self._counts, cnt), axis=1)
+        self._totals, self._counts = full_t[:, -w:].copy(), full_c[:, -w:].copy()
+        n = x.shape[1]
+        total = tot - full_t[:, :n]
+        count = cnt - full_c[:, :n]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 
