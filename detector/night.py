@@ -56,6 +56,7 @@ EMG_TRACKS = (
     "slow_ratio",
     "lf",
     "reason",
+    "baseline",
 )
 ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid", "still", "tremor", "tremor_ratio")
 
@@ -244,6 +245,7 @@ class NightDetector:
                         "frame_ratio": fr.frame_ratio,
                         "lf": fr.lf_uv,
                         "reason": fr.reason,
+                        "baseline": fr.baseline_uv,
                     },
                 )
             else:
@@ -537,12 +539,12 @@ class NightDetector:
                 contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
-        tone = None
-        for leg in self._legs.values():
-            if leg.emg:
-                ratio = np.nan_to_num(self._get(leg.emg, "frame_ratio", a, b))
-                tone = ratio if tone is None else np.maximum(tone, ratio)
-        self._sleep.push(a, grav, moving, upright, contracting, tone)
+        tone = [
+            np.stack((self._get(leg.emg, "frame_ratio", a, b), self._get(leg.emg, "baseline", a, b)))
+            for leg in self._legs.values()
+            if leg.emg
+        ]
+        self._sleep.push(a, grav, moving, upright, contracting, np.stack(tone) if tone else None)
         out: list[Event] = []
         for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
             if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):

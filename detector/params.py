@@ -95,6 +95,7 @@ class EventParams:
     awakening_min_active: float = 0.3  #: share of a wake bout's epochs that must be active
     wake_tone_ratio: float = 1.2  #: EMG tone above this many times rest means awake ...
     tone_window_s: float = 30.0  #: ... as the median over this window (leg movements are too short)
+    tone_settle_s: float = 2700.0  #: tone in this first stretch is judged against its lowest resting level
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

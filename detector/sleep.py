@@ -15,6 +15,10 @@ A strong EMG contraction counts as activity like movement: a cramp of minutes wa
 while the leg is held still; so does raised muscle tone (the median EMG level over ``tone_window_s``
 above ``wake_tone_ratio`` times rest), since tone is higher awake than asleep.
 An awakening is reported once the next sleep run is confirmed (5 min after it begins).
+At the start of a recording the sleeper is awake, so the resting EMG level is first learnt from waking tone
+and raised tone cannot show that wake. The first ``tone_settle_s`` are therefore held back: once they have
+passed, their tone is judged against the lowest resting level reached in them (the sleep level, if sleep
+came), and from then on against the running resting level.
 
 **Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
 ``out_of_bed_min_s``, joining stretches closer than ``out_of_bed_merge_s``.
@@ -65,7 +69,7 @@ class SleepStage:
         self._carry_grav = np.zeros((n_legs, 3, 0))
         self._carry_move = np.zeros(0)
         self._carry_up = np.zeros(0)
-        self._carry_tone = np.zeros(0)
+        self._carry_tone = np.zeros((0, 2, 0))
         self._tone_epochs = max(1, round(params.tone_window_s / params.epoch_s))
         self._tone_hist = np.zeros(self._tone_epochs - 1)
         self._carry_first = 0
@@ -74,6 +78,9 @@ class SleepStage:
         self.state = SleepState()
         self.awakenings: list[tuple[int, int]] = []  #: new awakenings since last read (frames)
         self._active: list[bool] = []  #: every epoch so far: active or not
+        self._settle_epochs = max(0, round(params.tone_settle_s / params.epoch_s))
+        self._held: list[tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]] = []  # epochs held at the start
+        self._held_n = 0
 
     def push(
         self,
@@ -86,17 +93,22 @@ class SleepStage:
     ) -> None:
         """``gravity`` (n_legs, 3, n) in g; ``moving``, ``upright`` and ``contracting`` (a strong, sustained
         EMG contraction: a cramp wakes the sleeper even while the leg is still) (n,) 0/1 on any leg;
-        ``tone`` (n,) the highest EMG level over rest across legs (frame RMS / resting level), if EMG is worn."""
+        ``tone`` (n_emg_legs, 2, n) per EMG leg the frame RMS over the resting level and the resting level
+        (µV), if EMG is worn."""
         if first != self._carry_first + self._carry_move.size:
             raise ValueError("frames must be pushed consecutively")
         g = np.concatenate((self._carry_grav, gravity), axis=2)
-        tn = np.concatenate((self._carry_tone, np.zeros(moving.size) if tone is None else np.nan_to_num(tone)))
+        if tone is None:
+            tone = np.zeros((0, 2, moving.size))
+        if self._carry_tone.shape[:2] != tone.shape[:2]:
+            self._carry_tone = np.zeros((tone.shape[0], 2, 0))
+        tn = np.concatenate((self._carry_tone, tone), axis=2)
         mv = np.concatenate((self._carry_move, np.fmax(moving, contracting)))
         up = np.concatenate((self._carry_up, upright))
         n_ep = mv.size // self.epoch_frames
         cut = n_ep * self.epoch_frames
         self._carry_grav, self._carry_move, self._carry_up = g[:, :, cut:], mv[cut:], up[cut:]
-        self._carry_tone = tn[cut:]
+        self._carry_tone = tn[:, :, cut:]
         self._carry_first += cut
         if n_ep == 0:
             return
@@ -123,13 +135,44 @@ class SleepStage:
         upw = up[:cut].reshape(n_ep, self.epoch_frames)
         moved = np.nan_to_num(mvw).mean(axis=1) > self.p.epoch_motion_fraction
         upright = np.nan_to_num(upw).mean(axis=1) > 0.5
+        # per EMG leg and epoch: the median level over rest, and the resting level at the epoch's end
+        ep = tn[:, :, :cut].reshape(tn.shape[0], 2, n_ep, self.epoch_frames)
+        ratio = np.median(np.nan_to_num(ep[:, 0]), axis=2)
+        base = ep[:, 1, :, -1]
+        motion = turned | moved | upright
+        if self._held_n < self._settle_epochs and tn.shape[0]:
+            k = min(n_ep, self._settle_epochs - self._held_n)  # exactly the first epochs of the night
+            self._held.append((motion[:k], ratio[:, :k], base[:, :k]))
+            self._held_n += k
+            if self._held_n < self._settle_epochs:
+                return
+            self._release_held()
+            motion, ratio = motion[k:], ratio[:, k:]
+        if motion.size:
+            self._epochs(motion, np.max(ratio, axis=0) if ratio.shape[0] else np.zeros(motion.size))
+
+    def _release_held(self) -> None:
+        """Judge the held epochs' tone against the lowest resting level reached in them, then go on."""
+        if not self._held:
+            return
+        motion = np.concatenate([h[0] for h in self._held])
+        ratio = np.concatenate([h[1] for h in self._held], axis=1)
+        base = np.concatenate([h[2] for h in self._held], axis=1)
+        self._held = []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lowest = np.nanmin(np.where(np.isfinite(base), base, np.inf), axis=1, keepdims=True)
+            scale = np.where(np.isfinite(base) & np.isfinite(lowest), base / np.fmin(base, lowest), 1.0)
+        self._epochs(motion, np.max(ratio * scale, axis=0))
+
+    def _epochs(self, motion: npt.NDArray[np.bool_], ep_tone: FloatArray) -> None:
+        """Classify consecutive epochs from their motion and tone (the highest EMG level over rest)."""
+        n_ep = motion.size
         # raised tone sustained over ``tone_window_s`` (leg-movement bursts are too short to lift it)
-        ep_tone = np.median(tn[:cut].reshape(n_ep, self.epoch_frames), axis=1)
         hist = np.concatenate((self._tone_hist, ep_tone))
         win = np.lib.stride_tricks.sliding_window_view(hist, self._tone_epochs)
         toned = np.median(win, axis=1) >= self.p.wake_tone_ratio
         self._tone_hist = hist[-(self._tone_epochs - 1) :] if self._tone_epochs > 1 else hist[:0]
-        still = ~(turned | moved | upright | toned)
+        still = ~(motion | toned)
         self._active.extend((~still).tolist())
         runs = self._still.push(still, self._epoch)
         self._epoch += n_ep
@@ -138,6 +181,7 @@ class SleepStage:
         self._check_open()
 
     def finish(self) -> None:
+        self._release_held()
         for run in self._still.finish():
             self._run_done(run)
         if self.state.open_bout_start is not None:

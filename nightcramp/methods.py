@@ -39,12 +39,18 @@ def methods_paragraph(result: NightResult) -> str:
             f"{e.cramp_max_invalid_fraction:.0%} of the signal was unusable (clipping, lead-off, gaps)."
         )
     if acc_streams:
+        tone = (
+            f" and without raised EMG tone (median over {e.tone_window_s:g} s above {e.wake_tone_ratio:g} times "
+            f"rest; the first {e.tone_settle_s / 60:g} min were judged against their lowest resting level)"
+            if emg_streams
+            else ""
+        )
         parts.append(
             f"The accelerometer gave posture (shank elevation above {a.vertical_deg:g} degrees = upright; out of bed "
             f"when upright for at least {e.out_of_bed_min_s:g} s) and movement (above {a.motion_g:g} g). Sleep was "
             f"sustained inactivity (no orientation change above {e.angle_change_deg:g} degrees between "
             f"{e.epoch_s:g}-s epochs for at least {e.sustained_inactivity_s / 60:g} min, after van Hees et al. "
-            f"2015); wake bouts of at least {e.awakening_min_s:g} s between sleep onset and final wake were "
+            f"2015){tone}; wake bouts of at least {e.awakening_min_s:g} s between sleep onset and final wake were "
             f"awakenings, and a cramp counted as followed by an awakening when one began within "
             f"{e.cramp_awakening_s:g} s of its end. Large movements were {e.large_movement_s[0]:g}-"
             f"{e.large_movement_s[1]:g} s of motion within sleep."

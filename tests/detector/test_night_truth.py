@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from detector.events import Event, mask_to_runs
 from detector.night import NightDetector, stream_infos
@@ -10,6 +11,10 @@ from detector.simulate import NightConfig, SimulatedNight, simulate_night
 
 
 def detect(night: SimulatedNight) -> list[Event]:
+    return run_detector(night).all_events()
+
+
+def run_detector(night: SimulatedNight) -> NightDetector:
     cfg = night.config
     det = NightDetector(stream_infos(cfg.legs, emg_fs=cfg.emg_fs_hz, acc_fs=cfg.acc_fs_hz, emg_full_scale_uv=3276.7))
     for leg in cfg.legs:
@@ -21,7 +26,7 @@ def detect(night: SimulatedNight) -> list[Event]:
                 x = arr[:, a:b].astype(np.float64)
                 det.push(f"{kind}:{leg}", a, x[0] if kind == "emg" else x)
     det.finish(cfg.duration_s)
-    return det.all_events()
+    return det
 
 
 def match(truth: list[Event], found: list[Event], tol_s: float) -> tuple[int, int, list[float]]:
@@ -81,3 +86,17 @@ def test_cramp_free_night_with_plms_reports_no_cramp() -> None:
     hits = sum(any(f.start_s < t.end_s and t.start_s < f.end_s for f in found_lm) for t in truth_lm)
     assert hits >= 0.7 * len(truth_lm)
     assert any(e.kind == "plm_series" for e in events)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_sleep_onset_is_found_although_the_night_starts_awake(seed: int) -> None:
+    """The resting EMG level is first learnt from waking tone; the first stretch is judged afresh once
+    the sleep level is known, so lying awake before sleep is wake, and its fidgets are not leg movements."""
+    cfg = NightConfig(duration_s=5400.0 if seed == 5 else 7200.0, emg_fs_hz=500.0, acc_fs_hz=50.0, n_cramps=1)
+    night = simulate_night(cfg, rng=np.random.default_rng(seed))
+    det = run_detector(night)
+    info = det.sleep_info()
+    assert info is not None and info.sleep_onset_s is not None
+    assert abs(info.sleep_onset_s - night.sleep_onset_s) <= 120.0
+    lms = [e for e in det.all_events() if e.kind == "limb_movement"]
+    assert lms and min(e.start_s for e in lms) >= night.sleep_onset_s - 60.0
