@@ -96,6 +96,7 @@ class EventParams:
     wake_tone_ratio: float = 1.2  #: EMG tone above this many times rest means awake ...
     tone_window_s: float = 30.0  #: ... as the median over this window (leg movements are too short)
     tone_settle_s: float = 2700.0  #: tone in this first stretch is judged against its lowest resting level
+    wake_quiet_split_s: float = 120.0  #: with EMG, still stretches this long at resting tone are sleep
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

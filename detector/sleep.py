@@ -81,6 +81,7 @@ class SleepStage:
         self._settle_epochs = max(0, round(params.tone_settle_s / params.epoch_s))
         self._held: list[tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]] = []  # epochs held at the start
         self._held_n = 0
+        self._has_tone = False  # EMG worn: resting tone marks sleep between movements
 
     def push(
         self,
@@ -103,6 +104,7 @@ class SleepStage:
         if self._carry_tone.shape[:2] != tone.shape[:2]:
             self._carry_tone = np.zeros((tone.shape[0], 2, 0))
         tn = np.concatenate((self._carry_tone, tone), axis=2)
+        self._has_tone = self._has_tone or tone.shape[0] > 0
         mv = np.concatenate((self._carry_move, np.fmax(moving, contracting)))
         up = np.concatenate((self._carry_up, upright))
         n_ep = mv.size // self.epoch_frames
@@ -210,15 +212,40 @@ class SleepStage:
         last = self.state.last_sleep_end
         if last is None:
             return
-        if (start - last) < self.p.awakening_min_s / self.p.epoch_s * self.epoch_frames:
-            self.state.wake_bouts.append((last, start))
-            return
-        epochs = self._active[last // self.epoch_frames : start // self.epoch_frames]
-        if epochs and sum(epochs) >= self.p.awakening_min_active * len(epochs):
-            self.state.wake_bouts.append((last, start))
-            self.awakenings.append((last, start))
-        else:
-            self.state.restless.append((last, start))
+        ef = self.epoch_frames
+        pieces = [(last, start)]
+        if self._has_tone:
+            pieces = self._split_quiet(last // ef, start // ef)
+            for a, b in zip([last] + [p[1] for p in pieces], [p[0] for p in pieces] + [start], strict=True):
+                if b > a:
+                    self.state.restless.append((a, b))  # quiet, resting tone: sleep between movements
+        for a, b in pieces:
+            if (b - a) < self.p.awakening_min_s / self.p.epoch_s * ef:
+                self.state.wake_bouts.append((a, b))
+                continue
+            epochs = self._active[a // ef : b // ef]
+            if epochs and sum(epochs) >= self.p.awakening_min_active * len(epochs):
+                self.state.wake_bouts.append((a, b))
+                self.awakenings.append((a, b))
+            else:
+                self.state.restless.append((a, b))
+
+    def _split_quiet(self, e0: int, e1: int) -> list[tuple[int, int]]:
+        """The parts of the gap between two sleep runs (epochs ``e0 .. e1``) left once stretches of at least
+        ``wake_quiet_split_s`` without movement and with resting muscle tone are taken out (frames).
+
+        With EMG worn, a turn or a leg movement some minutes before waking, with sleep-level tone in
+        between, is not part of the awakening."""
+        active = np.asarray(self._active[e0:e1], dtype=bool)
+        q = max(1, round(self.p.wake_quiet_split_s / self.p.epoch_s))
+        keep = np.ones(active.size, dtype=bool)
+        quiet = np.flatnonzero(np.diff(np.concatenate(([1], active.astype(np.int8), [1]))))
+        for a, b in zip(quiet[::2], quiet[1::2], strict=True):
+            if b - a >= q:
+                keep[a:b] = False
+        ef = self.epoch_frames
+        runs = np.flatnonzero(np.diff(np.concatenate(([0], keep.astype(np.int8), [0]))))
+        return [((e0 + int(a)) * ef, (e0 + int(b)) * ef) for a, b in zip(runs[::2], runs[1::2], strict=True)]
 
     @property
     def open_from(self) -> int | None:
