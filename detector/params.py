@@ -97,6 +97,7 @@ class EventParams:
     tone_window_s: float = 30.0  #: ... as the median over this window (leg movements are too short)
     tone_settle_s: float = 2700.0  #: tone in this first stretch is judged against its lowest resting level
     wake_quiet_split_s: float = 120.0  #: with EMG, still stretches this long at resting tone are sleep
+    wake_tone_min_s: float = 30.0  #: with EMG, an awakening has raised tone for at least this long
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

@@ -78,6 +78,7 @@ class SleepStage:
         self.state = SleepState()
         self.awakenings: list[tuple[int, int]] = []  #: new awakenings since last read (frames)
         self._active: list[bool] = []  #: every epoch so far: active or not
+        self._toned: list[bool] = []  #: every epoch so far: raised EMG tone or not
         self._settle_epochs = max(0, round(params.tone_settle_s / params.epoch_s))
         self._held: list[tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]] = []  # epochs held at the start
         self._held_n = 0
@@ -176,6 +177,7 @@ class SleepStage:
         self._tone_hist = hist[-(self._tone_epochs - 1) :] if self._tone_epochs > 1 else hist[:0]
         still = ~(motion | toned)
         self._active.extend((~still).tolist())
+        self._toned.extend(toned.tolist())
         runs = self._still.push(still, self._epoch)
         self._epoch += n_ep
         for run in runs:
@@ -224,7 +226,10 @@ class SleepStage:
                 self.state.wake_bouts.append((a, b))
                 continue
             epochs = self._active[a // ef : b // ef]
-            if epochs and sum(epochs) >= self.p.awakening_min_active * len(epochs):
+            awake_tone = (
+                not self._has_tone or sum(self._toned[a // ef : b // ef]) * self.p.epoch_s >= self.p.wake_tone_min_s
+            )
+            if epochs and sum(epochs) >= self.p.awakening_min_active * len(epochs) and awake_tone:
                 self.state.wake_bouts.append((a, b))
                 self.awakenings.append((a, b))
             else:

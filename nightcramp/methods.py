@@ -41,7 +41,9 @@ def methods_paragraph(result: NightResult) -> str:
     if acc_streams:
         tone = (
             f" and without raised EMG tone (median over {e.tone_window_s:g} s above {e.wake_tone_ratio:g} times "
-            f"rest; the first {e.tone_settle_s / 60:g} min were judged against their lowest resting level)"
+            f"rest; the first {e.tone_settle_s / 60:g} min were judged against their lowest resting level; still "
+            f"stretches of at least {e.wake_quiet_split_s:g} s at resting tone counted as sleep, and an awakening "
+            f"needed at least {e.wake_tone_min_s:g} s of raised tone)"
             if emg_streams
             else ""
         )
