@@ -426,10 +426,10 @@ class NightDetector:
         ev = self.params.events
         store = self._store[leg.emg]
         n = stop - start
-        if 1.0 - store.fraction("valid", start, stop) > ev.cramp_max_invalid_fraction:
-            return None
-        strong, moving = self._strong(leg, start, stop)
         body = n - min(self._f(ev.cramp_end_grace_s), n // 2)  # the stretch that ends a cramp moves the leg
+        if 1.0 - store.fraction("valid", start, start + body) > ev.cramp_max_invalid_fraction:
+            return None  # (and blurs the EMG: the final stretch's unusable frames do not count)
+        strong, moving = self._strong(leg, start, stop)
         if strong.sum() < ev.cramp_min_active_fraction * n or moving[:body].mean() > ev.cramp_max_motion_fraction:
             return None
         ratio = store.get("slow_ratio", start, stop)
@@ -439,7 +439,8 @@ class NightDetector:
         for other in self._legs.values():
             if other is leg or other.emg is None:
                 continue
-            busy = (self._get(other.emg, "active", start, stop) > 0.5) | self._moving(other, start, stop)
+            o_strong, o_moving = self._strong(other, start, stop)
+            busy = (self._get(other.emg, "active", start, stop) > 0.5) | o_strong | o_moving
             if busy.mean() > ev.cramp_max_other_leg_fraction:
                 return None
         evidence = ["emg"]
