@@ -160,7 +160,7 @@ def _cramp_table(night: Mapping[str, Any]) -> str:
         woke = {True: "yes", False: "no", None: "unknown"}[c.get("awakening")]
         rows.append(
             f"<tr><td>{i}</td><td>{esc(clock(c['start_s'], start))}</td><td>{esc(c['leg'])}</td>"
-            f"<td>{esc(duration(c['end_s'] - c['start_s']))}</td><td>{c.get('peak_uv', 0):.0f}</td>"
+            f"<td>{esc(duration(c['end_s'] - c['start_s']))}</td><td>{_peak(c)}</td>"
             f"<td>{esc(woke)}</td><td>{esc(', '.join(c.get('evidence', [])))}</td>"
             f"<td>{c.get('confidence', 0):.2f}</td></tr>"
         )
@@ -202,6 +202,12 @@ def _summary_table(night: Mapping[str, Any]) -> str:
         "<table><caption>Usable, unusable and missing signal per stream</caption><thead><tr><th>stream</th>"
         f"<th>usable</th><th>artifact</th><th>missing</th></tr></thead><tbody>{q}</tbody></table></section>"
     )
+
+
+def _peak(cramp: Mapping[str, Any]) -> str:
+    """The EMG peak, or why there is none (a cramp found from the accelerometer alone)."""
+    peak = cramp.get("peak_uv")
+    return "-" if peak is None else f"{peak:.0f}"
 
 
 def write_report(night: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

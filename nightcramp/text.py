@@ -40,7 +40,9 @@ def format_event(e: Mapping[str, Any], start_time: str | None) -> str:
     when = clock(e["start_s"], start_time)
     if kind == "cramp":
         woke = {True: ", followed by an awakening", False: ", no awakening", None: ""}[e.get("awakening")]
-        return f"{when}  CRAMP {e['leg'] or ''} calf, {duration(length)}, peak {e.get('peak_uv', 0):.0f} µV{woke}"
+        peak = e.get("peak_uv")
+        how = f"peak {peak:.0f} µV" if peak is not None else "from the accelerometer (no EMG)"
+        return f"{when}  CRAMP {e['leg'] or ''} calf, {duration(length)}, {how}{woke}"
     if kind == "marker":
         return f"{when}  marker: {e.get('label', '')}"
     if kind in ("artifact", "signal_gap"):

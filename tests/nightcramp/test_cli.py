@@ -19,6 +19,23 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([*CRAMP, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def test_accelerometer_only_night_is_analysed_and_reported(tmp_path: Path) -> None:
+    rec = tmp_path / "a.ncr"
+    p = run(
+        "simulate", str(rec), "--hours", "0.7", "--emg-fs", "none", "--acc-fs", "50", "--seed", "8", "--cramps", "2"
+    )
+    assert p.returncode == 0, p.stderr
+    truth = [e for e in json.loads((tmp_path / "a.truth.json").read_text())["events"] if e["kind"] == "cramp"]
+    p = run("analyze", str(rec), "--json", str(tmp_path / "a.json"), "--report", str(tmp_path / "a.html"))
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    cramps = [e for e in json.loads((tmp_path / "a.json").read_text())["events"] if e["kind"] == "cramp"]
+    assert len(cramps) == len(truth) == 2
+    assert all(c["evidence"] == ["acc"] and c["peak_uv"] is None for c in cramps)
+    assert p.stdout.count("from the accelerometer (no EMG)") == 2
+    assert "<td>-</td>" in (tmp_path / "a.html").read_text()  # no EMG peak to show
+
+
 def test_simulate_then_analyze_writes_private_json_and_report(tmp_path: Path) -> None:
     rec = tmp_path / "n.ncr"
     p = run(
