@@ -138,27 +138,51 @@ def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) ->
 class CausalWindow:
     """For each frame, the mean of the last ``width`` frames (itself included), chunk by chunk.
 
-    Frames before the first are missing (the first windows average fewer frames).
+    Frames before the first are missing (the first windows average fewer frames). Narrow windows add
+    shifted copies; wide ones (more than ``_WIDE`` frames) take differences of running totals, O(n)
+    whatever the width. Either way every output is the same float whatever the chunking.
     """
+
+    _WIDE = 24
 
     def __init__(self, width: int, n_rows: int = 1) -> None:
         if width < 1:
             raise ValueError(f"window width must be >= 1 frame, got {width}")
         self.width = width
-        # running totals and counts of the finite values at the last ``width`` frames
+        self._tail: FloatArray = np.full((n_rows, width - 1), np.nan)  # narrow: the last values
+        # wide: running totals and counts of the finite values at the last ``width`` frames
         self._totals: FloatArray = np.zeros((n_rows, width))
         self._counts: FloatArray = np.zeros((n_rows, width))
 
     def mean(self, x: FloatArray) -> FloatArray:
-        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN).
+        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""
+        if self.width > self._WIDE:
+            total, count = self._running(x)
+        else:
+            total, count = self._shifted(x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 
-        Window sums are differences of running totals, O(n) whatever the width. A running total is a
-        sequential sum continued from the carried one, so every output is the same float whatever the
-        chunking; counts are exact integers.
-        """
+    def _shifted(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Window sums as shifted copies added in a fixed order."""
+        full = np.concatenate((self._tail, x), axis=1)
+        if self.width > 1:
+            self._tail = full[:, -(self.width - 1) :].copy()
+        ok = np.isfinite(full)
+        vals = np.where(ok, full, 0.0)
+        cnt = ok.astype(np.float64)
+        n = x.shape[1]
+        total = vals[:, 0:n].copy()
+        count = cnt[:, 0:n].copy()
+        for j in range(1, self.width):
+            total += vals[:, j : j + n]
+            count += cnt[:, j : j + n]
+        return total, count
+
+    def _running(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Window sums as differences of running totals, each a sequential sum continued from the carried
+        one (counts are exact integers)."""
         ok = np.isfinite(x)
-        if self.width == 1:
-            return np.where(ok, x, np.nan)
         w = self.width
         tot = np.cumsum(np.concatenate((self._totals[:, -1:], np.where(ok, x, 0.0)), axis=1), axis=1)[:, 1:]
         cnt = np.cumsum(np.concatenate((self._counts[:, -1:], ok.astype(np.float64)), axis=1), axis=1)[:, 1:]
@@ -166,10 +190,7 @@ class CausalWindow:
         full_c = np.concatenate((self._counts, cnt), axis=1)
         self._totals, self._counts = full_t[:, -w:].copy(), full_c[:, -w:].copy()
         n = x.shape[1]
-        total = tot - full_t[:, :n]
-        count = cnt - full_c[:, :n]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+        return tot - full_t[:, :n], cnt - full_c[:, :n]
 
 
 @dataclass(frozen=True, slots=True)
