@@ -62,7 +62,9 @@ class AccProcessor:
         self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=5)
         self._next_frame = 0
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
-        self._post_win = CausalWindow(max(1, round(params.posture_window_s * frame_hz)), n_rows=3)
+        post = max(1, round(params.posture_window_s * frame_hz))
+        # the posture window is usually the motion window: then its means are already at hand
+        self._post_win = None if post == self._motion_win.width else CausalWindow(post, n_rows=3)
         lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
         self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
         self._settle = max(1, round(params.tremor_settle_s * fs))
@@ -145,7 +147,7 @@ class AccProcessor:
         mu, mu2 = np.split(self._motion_win.mean(np.concatenate((mean, mean * mean))), 2)
         slow_sd = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0).sum(axis=0))
         motion = np.where(valid, slow_sd + in_sd, np.nan)
-        grav = self._post_win.mean(mean)
+        grav = mu if self._post_win is None else self._post_win.mean(mean)
         norm = np.sqrt((grav * grav).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             elev = np.degrees(np.arcsin(np.clip(grav[0] / norm, -1.0, 1.0)))
