@@ -155,6 +155,7 @@ class NightDetector:
         self._oob = out_of_bed_tracker(p.events, self.fh)
         self._move = RunTracker(self._f(p.events.large_movement_merge_s))
         self._moves: list[Run] = []
+        self._large: list[Run] = []  # large movements reported: activations within them are not leg movements
         self._cramps: list[Event] = []  # classified, waiting for the awakening decision
         self._lms: list[tuple[_Leg, Run]] = []  # candidate leg movements, waiting for cramps and sleep
         self._plm = PlmChain(p.events)
@@ -626,6 +627,7 @@ class NightDetector:
             short = restless or (bout is not None and (bout[1] - bout[0]) < self._f(self.params.events.awakening_min_s))
             if asleep_before and short and self._upright_fraction(r) < 0.2 and not self._in_cramp(r):
                 out.append(Event("large_movement", r.start / self.fh, r.stop / self.fh, None))
+                self._large.append(r)
         self._moves = keep
         return out
 
@@ -680,9 +682,13 @@ class NightDetector:
         out: list[Event] = []
         wake = self._wake_intervals(final)
         onset = self._sleep.state.onset if self._sleep is not None else None
+        margin = self._f(ev.large_movement_merge_s)
+        self._large = [m for m in self._large if m.stop + margin >= (ready[0][1].start if ready else horizon)]
         for leg, r in ready:
             if self._in_cramp(r, margin_s=0.0) or not self._lm_ok(leg, r):
                 continue
+            if any(m.start - margin < r.stop and r.start < m.stop + margin for m in self._large):
+                continue  # the EMG bursts of tossing and turning
             if self._sleep is not None:
                 asleep = onset is not None and onset <= r.start
                 awake = any(s <= r.start < e and e - s >= self._f(ev.awakening_min_s) for s, e in wake)

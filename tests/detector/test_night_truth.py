@@ -100,3 +100,19 @@ def test_sleep_onset_is_found_although_the_night_starts_awake(seed: int) -> None
     assert abs(info.sleep_onset_s - night.sleep_onset_s) <= 120.0
     lms = [e for e in det.all_events() if e.kind == "limb_movement"]
     assert lms and min(e.start_s for e in lms) >= night.sleep_onset_s - 60.0
+
+
+def test_the_emg_bursts_of_tossing_and_turning_are_not_leg_movements() -> None:
+    cfg = NightConfig(
+        duration_s=5400.0, emg_fs_hz=500.0, acc_fs_hz=50.0, n_cramps=0, plm=False, position_change_rate_per_h=10.0
+    )
+    night = simulate_night(cfg, rng=np.random.default_rng(31))
+    events = detect(night)
+    tossing = [e for e in night.truth if e.kind == "large_movement"]
+    found_large = [e for e in events if e.kind == "large_movement"]
+    lms = [e for e in events if e.kind == "limb_movement"]
+    assert len(tossing) >= 4 and found_large
+    assert not [m for m in lms if any(t.start_s - 1 < m.end_s and m.start_s < t.end_s + 1 for t in found_large)]
+    truth_lm = [e for e in night.truth if e.kind == "limb_movement"]
+    hits = sum(any(f.start_s < t.end_s and t.start_s < f.end_s for f in lms) for t in truth_lm)
+    assert hits >= 0.7 * len(truth_lm)
