@@ -14,6 +14,7 @@ levels.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 
 import numpy as np
@@ -63,17 +64,18 @@ class RestingLevel:
             hi = np.maximum(counts // 2, 0)
             rows = np.arange(n_whole)
             medians = np.where(counts > 0, 0.5 * (srt[rows, lo] + srt[rows, hi]), np.nan)
-        i = 0
-        while i < values.size:
+        med_list, cnt_list = medians.tolist(), counts.tolist()
+        i, n = 0, values.size
+        while i < n:
             block = (first + i) // bn
             if block != self._block_id:
                 self._close_block()
                 self._block_id = block
-            j = min(values.size, (block + 1) * bn - first)
+            j = min(n, (block + 1) * bn - first)
             out[i:j] = self._level
             k = (i - head) // bn
             if i >= head and j - i == bn and 0 <= k < n_whole and not self._block_vals:
-                self._block_level = (float(medians[k]), int(counts[k]))
+                self._block_level = (med_list[k], cnt_list[k])
             else:
                 self._block_vals.append(vals[i:j])
             i = j
@@ -90,7 +92,7 @@ class RestingLevel:
         self._block_vals = []
         if count < 0.5 * self._block_n:
             return
-        if np.isfinite(self._level) and level > self._quiet * self._level:
+        if math.isfinite(self._level) and level > self._quiet * self._level:
             # an active block does not teach the resting level, unless it lasts so long that the
             # resting level itself must have changed
             self._busy.append(level)
