@@ -42,11 +42,6 @@ class RestingLevel:
         self._block_id = 0
         self._level = np.nan
 
-    @property
-    def level(self) -> float:
-        """The current resting level (NaN until a block has been learnt)."""
-        return self._level
-
     def levels_for(self, first: int, values: FloatArray, valid: BoolArray) -> FloatArray:
         """Resting level for frames ``first .. first + n`` (from the blocks before each), learning from them."""
         out = np.empty(values.size)

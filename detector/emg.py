@@ -38,7 +38,14 @@ import scipy.fft
 
 from detector.baseline import RestingLevel
 from detector.params import EmgParams
-from detector.streaming import CausalWindow, FrameBlock, FrameCutter, first_sample_of_frame, frame_of_samples
+from detector.streaming import (
+    CausalWindow,
+    FrameBlock,
+    FrameCutter,
+    first_sample_of_frame,
+    frame_matrix,
+    frame_of_samples,
+)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -166,8 +173,7 @@ class EmgProcessor:
         self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=1, dtype=np.float32)
         self._next_frame = 0
         self._env = CausalWindow(max(1, round(params.envelope_s * frame_hz)))
-        self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
-        self._drift_sq = CausalWindow(max(2, round(params.drift_window_s * frame_hz)))
+        self._drift = CausalWindow(max(2, round(params.drift_window_s * frame_hz)), n_rows=2)  # means, squares
         self._slow = CausalWindow(max(1, round(params.slow_envelope_s * frame_hz)))
         self._rest = RestingLevel(
             block_frames=round(params.baseline_block_s * frame_hz),
@@ -237,11 +243,7 @@ class EmgProcessor:
             fb = frame_basis(length, min(self.p.detrend_order, length - 1), self.fs, self._band, self._mains)
             for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
                 sub = slice(lo, lo + _BLOCK_FRAMES)
-                st = starts[sub]
-                if st.size and st[-1] - st[0] == (st.size - 1) * length:
-                    frames = x[st[0] : st[0] + st.size * length].reshape(st.size, length)
-                else:
-                    frames = x[st[:, np.newaxis] + np.arange(length)]
+                frames = frame_matrix(block.data, length, starts[sub])[0]
                 out[:, rows[sub]] = self._frame_features(frames, fb, length)
         if self.full_scale_uv:  # frames with a sample pinned at the amplifier's full scale
             pinned = np.flatnonzero(np.abs(x) >= self.p.clip_level * self.full_scale_uv)
@@ -259,7 +261,7 @@ class EmgProcessor:
             feats = np.full((5, n), np.nan)
         # slow wander (lead-off, limb motion) shows as frame means that change from frame to frame
         m = feats[4][np.newaxis, :]
-        mu, mu2 = self._drift.mean(m)[0], self._drift_sq.mean(m * m)[0]
+        mu, mu2 = self._drift.mean(np.concatenate((m, m * m)))
         drift = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0))
         lf = np.sqrt(feats[1] + drift**2)
         rms, hum, clip = np.sqrt(feats[0]), np.sqrt(feats[2]), feats[3]

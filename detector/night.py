@@ -58,7 +58,7 @@ EMG_TRACKS = (
     "reason",
     "baseline",
 )
-ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid", "still", "tremor", "tremor_ratio")
+ACC_TRACKS = ("gx", "gy", "gz", "motion", "moving", "gross", "upright", "valid", "tremor_ratio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +261,6 @@ class NightDetector:
                         "gross": fr.gross,
                         "upright": fr.upright,
                         "valid": fr.valid,
-                        "still": fr.still,
-                        "tremor": fr.tremor_g,
                         "tremor_ratio": fr.tremor_ratio,
                     },
                 )
@@ -468,14 +466,17 @@ class NightDetector:
         valid = self._get(leg.acc, "valid", a, b) > 0.5
         strong = ratio >= ev.acc_cramp_off_ratio
         for r in leg.t1.push(strong, a, hi=ratio >= ev.acc_cramp_on_ratio, breaks=~valid):
-            if r.first_hi >= 0 and r.stop - r.start >= self._f(ev.cramp_min_s):
-                self._tremor_runs.append((leg, r))
+            self._tremor_candidate(leg, r)
         run = leg.t1.open_run
         if run is None or run.first_hi < 0 or leg.noticed == run.start:
             return
         if b - run.start >= self._f(ev.cramp_min_s) and self._store[leg.acc].fraction("upright", run.start, b) <= 0.5:
             leg.noticed = run.start
             self.notices.append(Notice(b / self.fh, "cramp", run.start / self.fh, leg.leg))
+
+    def _tremor_candidate(self, leg: _Leg, r: Run) -> None:
+        if r.first_hi >= 0 and r.stop - r.start >= self._f(self.params.events.cramp_min_s):
+            self._tremor_runs.append((leg, r))
 
     def _release_tremor(self, upto: int | None) -> None:
         """Classify the tremor runs whose follow-up is known by frame ``upto`` (all of them if None)."""
@@ -517,11 +518,9 @@ class NightDetector:
             acc.fraction("gross", before, start), acc.fraction("upright", before, start)
         ):
             return None  # a cramp arises in a resting leg (from sleep), not amid restless movement
-        after = slice(stop, stop + self._f(ev.acc_cramp_followup_s))
-        stretched = acc.fraction("gross", after.start, after.stop) > 0.0
-        stood = acc.fraction("upright", after.start, after.stop) > 0.0
-        if not (stretched or stood):
-            return None
+        after = stop + self._f(ev.acc_cramp_followup_s)
+        if not (acc.fraction("gross", stop, after) > 0.0 or acc.fraction("upright", stop, after) > 0.0):
+            return None  # no stretch and no getting up followed
         conf = 0.35 + 0.25 * min(1.0, max(0.0, (med - ev.acc_cramp_min_median_ratio) / 1.0))
         fields = {"peak_uv": None, "evidence": ["acc"], "confidence": round(conf, 2), "awakening": None}
         # the abrupt rise (not the modest tension before it), less the lag of the slow tremor level
@@ -563,19 +562,14 @@ class NightDetector:
     # -- decisions that wait for later data --------------------------------------------------------
     def _release(self, final: bool) -> list[Event]:
         out: list[Event] = []
-        ev = self.params.events
         if final:
             for leg in self._legs.values():
                 for r in leg.l1.finish():
                     self._lm_candidate(leg, r)
                 for r in leg.c1.finish():
                     self._consider_cramp(leg, r)
-                if leg.t1 is not None:
-                    self._tremor_runs += [
-                        (leg, r)
-                        for r in leg.t1.finish()
-                        if r.first_hi >= 0 and r.stop - r.start >= self._f(ev.cramp_min_s)
-                    ]
+                for r in leg.t1.finish() if leg.t1 is not None else []:
+                    self._tremor_candidate(leg, r)
             for name, trk in self._gap_trk.items():
                 out += [self._stream_event("signal_gap", name, r, {}) for r in trk.finish()]
             for name, art in self._art_trk.items():

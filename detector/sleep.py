@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from detector.events import mask_to_runs
 from detector.params import EventParams
 from detector.streaming import Run, RunTracker
 
@@ -244,13 +245,11 @@ class SleepStage:
         active = np.asarray(self._active[e0:e1], dtype=bool)
         q = max(1, round(self.p.wake_quiet_split_s / self.p.epoch_s))
         keep = np.ones(active.size, dtype=bool)
-        quiet = np.flatnonzero(np.diff(np.concatenate(([1], active.astype(np.int8), [1]))))
-        for a, b in zip(quiet[::2], quiet[1::2], strict=True):
+        for a, b in mask_to_runs(~active).tolist():
             if b - a >= q:
                 keep[a:b] = False
         ef = self.epoch_frames
-        runs = np.flatnonzero(np.diff(np.concatenate(([0], keep.astype(np.int8), [0]))))
-        return [((e0 + int(a)) * ef, (e0 + int(b)) * ef) for a, b in zip(runs[::2], runs[1::2], strict=True)]
+        return [((e0 + a) * ef, (e0 + b) * ef) for a, b in mask_to_runs(keep).tolist()]
 
     @property
     def open_from(self) -> int | None:

@@ -122,16 +122,22 @@ class FrameCutter:
         return [(int(n), np.flatnonzero(lengths == n), edges[:-1][lengths == n]) for n in np.unique(lengths)]
 
 
+def frame_matrix(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> npt.NDArray[np.floating]:
+    """The samples of equal-length frames, (rows, n_frames, length): a view when the frames lie back to
+    back, else gathered."""
+    n = starts.size
+    if n and starts[-1] - starts[0] == (n - 1) * length:
+        return data[:, starts[0] : starts[0] + n * length].reshape(data.shape[0], n, length)
+    return data[:, starts[:, np.newaxis] + np.arange(length)]
+
+
 def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> FloatArray:
     """Per frame and row, the sum of the frame's ``length`` samples, added one after the other from the
     frame's first sample (the same float whatever the number of frames): (rows, n_frames)."""
     n = starts.size
     if n == 0:
         return np.zeros((data.shape[0], 0))
-    if starts[-1] - starts[0] == (n - 1) * length:  # back to back
-        frames = data[:, starts[0] : starts[0] + n * length]
-    else:
-        frames = data[:, (starts[:, np.newaxis] + np.arange(length)).reshape(-1)]
+    frames = frame_matrix(data, length, starts).reshape(data.shape[0], n * length)
     return np.add.reduceat(frames.astype(np.float64, copy=False), np.arange(0, n * length, length), axis=1)
 
 
@@ -149,10 +155,11 @@ class CausalWindow:
         if width < 1:
             raise ValueError(f"window width must be >= 1 frame, got {width}")
         self.width = width
-        self._tail: FloatArray = np.full((n_rows, width - 1), np.nan)  # narrow: the last values
+        wide = width > self._WIDE
+        self._tail: FloatArray = np.full((n_rows, 0 if wide else width - 1), np.nan)  # narrow: the last values
         # wide: running totals and counts of the finite values at the last ``width`` frames
-        self._totals: FloatArray = np.zeros((n_rows, width))
-        self._counts: FloatArray = np.zeros((n_rows, width))
+        self._totals: FloatArray = np.zeros((n_rows, width if wide else 0))
+        self._counts: FloatArray = np.zeros((n_rows, width if wide else 0))
 
     def mean(self, x: FloatArray) -> FloatArray:
         """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""

@@ -42,21 +42,22 @@ def match(truth: list[Event], found: list[Event], tol_s: float) -> tuple[int, in
     return hits, len(found) - len(used), errors
 
 
-def test_cramps_found_with_onsets_on_a_short_night(short_night: SimulatedNight) -> None:
-    truth = [e for e in short_night.truth if e.kind == "cramp"]
-    found = [e for e in detect(short_night) if e.kind == "cramp"]
+def two_cramps_found(night: SimulatedNight) -> list[Event]:
+    """The night's two cramps are found, nothing else, with onsets within 3 s; the cramps found."""
+    truth = [e for e in night.truth if e.kind == "cramp"]
+    found = [e for e in detect(night) if e.kind == "cramp"]
     hits, false_pos, errors = match(truth, found, 3.0)
     assert len(truth) == 2 and hits == 2 and false_pos == 0
     assert max(errors) <= 3.0
+    return found
+
+
+def test_cramps_found_with_onsets_on_a_short_night(short_night: SimulatedNight) -> None:
+    two_cramps_found(short_night)
 
 
 def test_accelerometer_only_cramps_are_found_with_acc_evidence(acc_night: SimulatedNight) -> None:
-    truth = [e for e in acc_night.truth if e.kind == "cramp"]
-    found = [e for e in detect(acc_night) if e.kind == "cramp"]
-    hits, false_pos, errors = match(truth, found, 3.0)
-    assert len(truth) == 2 and hits == 2 and false_pos == 0
-    assert max(errors) <= 3.0
-    for c in found:
+    for c in two_cramps_found(acc_night):
         assert c.fields["evidence"] == ["acc"] and c.fields["peak_uv"] is None
         assert 0.0 < c.fields["confidence"] <= 0.6  # weaker evidence than EMG
 
