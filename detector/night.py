@@ -739,18 +739,38 @@ def analyze_arrays(
 
     NaN samples are missing data (signal gaps). Returns the finished detector (events, sleep, quality).
     """
-    streams = []
-    data: list[tuple[str, npt.NDArray[np.floating[Any]]]] = []
+    items: list[tuple[StreamInfo, npt.ArrayLike]] = []
     for leg, x in emg.items():
         if emg_fs is None:
             raise ValueError("EMG arrays need emg_fs")
-        streams.append(StreamInfo(f"emg:{leg}", "emg", leg, emg_fs, "uV", emg_full_scale_uv))
-        data.append((f"emg:{leg}", np.asarray(x)[np.newaxis, :]))
+        items.append((StreamInfo(f"emg:{leg}", "emg", leg, emg_fs, "uV", emg_full_scale_uv), x))
     for leg, x in acc.items():
         if acc_fs is None:
             raise ValueError("accelerometer arrays need acc_fs")
-        streams.append(StreamInfo(f"acc:{leg}", "acc", leg, acc_fs, "g"))
-        data.append((f"acc:{leg}", np.asarray(x)))
+        items.append((StreamInfo(f"acc:{leg}", "acc", leg, acc_fs, "g"), x))
+    return analyze_streams(items, duration_s=duration_s, params=params)
+
+
+def analyze_streams(
+    items: Sequence[tuple[StreamInfo, npt.ArrayLike]],
+    *,
+    duration_s: float,
+    params: DetectorParams | None = None,
+) -> NightDetector:
+    """Offline analysis of whole-night streams, each with its own rate: EMG ``(n,)`` in µV, acceleration
+    ``(3, n)`` in g, all starting at t=0.
+
+    NaN samples are missing data (signal gaps). Returns the finished detector (events, sleep, quality).
+    """
+    streams = [info for info, _ in items]
+    data: list[tuple[str, npt.NDArray[np.floating[Any]]]] = []
+    for info, x in items:
+        arr = np.asarray(x)
+        if info.kind == "emg":
+            arr = arr.reshape(1, -1)
+        elif arr.ndim != 2 or arr.shape[0] != 3:
+            raise ValueError(f"stream {info.name!r}: acceleration must have shape (3, n), got {arr.shape}")
+        data.append((info.name, arr))
     det = NightDetector(streams, params)
 
     def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[list[EmgFrames | AccFrames]]:
