@@ -1,6 +1,6 @@
 """Recordings from other tools: EDF/EDF+/BDF and CSV in, EDF+ with annotations out."""
 
-from nightcramp.formats.recording import (
+from firmware_bridge.formats.recording import (
     Annotation,
     ChannelRole,
     Recording,
