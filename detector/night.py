@@ -545,7 +545,8 @@ class NightDetector:
             for leg in self._legs.values()
             if leg.emg
         ]
-        self._sleep.push(a, grav, moving, upright, contracting, np.stack(tone) if tone else None)
+        small = np.nanmax(np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        self._sleep.push(a, grav, moving, upright, contracting, np.stack(tone) if tone else None, small)
         out: list[Event] = []
         for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
             if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):

@@ -98,6 +98,10 @@ class EventParams:
     tone_settle_s: float = 2700.0  #: tone in this first stretch is judged against its lowest resting level
     wake_quiet_split_s: float = 120.0  #: with EMG, still stretches this long at resting tone are sleep
     wake_tone_min_s: float = 30.0  #: with EMG, an awakening has raised tone for at least this long
+    wake_moves_per_min: float = 1.0  #: without EMG: small movements per minute typical of lying awake ...
+    sleep_moves_per_min: float = 0.4  #: ... and of sleep; a run of movements more likely awake than asleep ...
+    wake_moves_llr: float = 2.5  #: ... by this log-likelihood ratio (Poisson CUSUM) is wakeful fidgeting ...
+    wake_moves_periodic_cv: float = 0.5  #: ... unless their intervals are this regular (CV; periodic LMs of sleep)
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

@@ -20,6 +20,12 @@ and raised tone cannot show that wake. The first ``tone_settle_s`` are therefore
 passed, their tone is judged against the lowest resting level reached in them (the sleep level, if sleep
 came), and from then on against the running resting level.
 
+Without EMG there is no tone, and lying awake differs from sleep mainly in how often the legs move: small
+movements (any leg moving, movements less than ``bilateral_lm_s`` apart counted once) are scored by a
+Poisson CUSUM of the waking rate ``wake_moves_per_min`` against the sleeping rate ``sleep_moves_per_min``;
+where the score reaches ``wake_moves_llr`` the epochs from where it last rose from zero count as awake,
+unless the movements come at regular intervals (a PLM series, which is a sleep phenomenon).
+
 **Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
 ``out_of_bed_min_s``, joining stretches closer than ``out_of_bed_merge_s``.
 """
@@ -84,6 +90,13 @@ class SleepStage:
         self._held: list[tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]] = []  # epochs held at the start
         self._held_n = 0
         self._has_tone = False  # EMG worn: resting tone marks sleep between movements
+        self._carry_small = np.zeros(0)
+        self._small_prev = False  # the last frame pushed was part of a small movement
+        self._onsets: list[int] = []  # recent small-movement onsets (frames), for the fidgeting rule
+        self._periodic_ivs = 6  # intervals judged for periodicity, at most
+        self._last_moving = -(1 << 62)  # the last frame with a small movement
+        self._cusum, self._cusum_from = 0.0, 0  # fidgeting score and where it last rose from zero
+        self._fidget_spans: list[tuple[int, int]] = []  # epochs from the first to the last move of fidgeting
 
     def push(
         self,
@@ -93,11 +106,12 @@ class SleepStage:
         upright: FloatArray,
         contracting: FloatArray,
         tone: FloatArray | None = None,
+        small: FloatArray | None = None,
     ) -> None:
         """``gravity`` (n_legs, 3, n) in g; ``moving``, ``upright`` and ``contracting`` (a strong, sustained
         EMG contraction: a cramp wakes the sleeper even while the leg is still) (n,) 0/1 on any leg;
         ``tone`` (n_emg_legs, 2, n) per EMG leg the frame RMS over the resting level and the resting level
-        (µV), if EMG is worn."""
+        (µV), if EMG is worn; ``small`` (n,) 0/1 any leg moving at all (for the fidgeting rule without EMG)."""
         if first != self._carry_first + self._carry_move.size:
             raise ValueError("frames must be pushed consecutively")
         g = np.concatenate((self._carry_grav, gravity), axis=2)
@@ -109,10 +123,12 @@ class SleepStage:
         self._has_tone = self._has_tone or tone.shape[0] > 0
         mv = np.concatenate((self._carry_move, np.fmax(moving, contracting)))
         up = np.concatenate((self._carry_up, upright))
+        sm = np.concatenate((self._carry_small, np.zeros(moving.size) if small is None else small))
         n_ep = mv.size // self.epoch_frames
         cut = n_ep * self.epoch_frames
         self._carry_grav, self._carry_move, self._carry_up = g[:, :, cut:], mv[cut:], up[cut:]
         self._carry_tone = tn[:, :, cut:]
+        self._carry_small = sm[cut:]
         self._carry_first += cut
         if n_ep == 0:
             return
@@ -144,6 +160,9 @@ class SleepStage:
         ratio = np.median(np.nan_to_num(ep[:, 0]), axis=2)
         base = ep[:, 1, :, -1]
         motion = turned | moved | upright
+        fidget = self._fidgeting(np.nan_to_num(sm[:cut]) > 0.5, self._carry_first - cut, n_ep)
+        if not self._has_tone:
+            motion |= fidget
         if self._held_n < self._settle_epochs and tn.shape[0]:
             k = min(n_ep, self._settle_epochs - self._held_n)  # exactly the first epochs of the night
             self._held.append((motion[:k], ratio[:, :k], base[:, :k]))
@@ -154,6 +173,57 @@ class SleepStage:
             motion, ratio = motion[k:], ratio[:, k:]
         if motion.size:
             self._epochs(motion, np.max(ratio, axis=0) if ratio.shape[0] else np.zeros(motion.size))
+
+    def _fidgeting(self, small: npt.NDArray[np.bool_], first: int, n_ep: int) -> npt.NDArray[np.bool_]:
+        """Epochs with a small movement at which a Poisson CUSUM says the movements have come at the rate of
+        lying awake (``wake_moves_per_min``) rather than of sleep (``sleep_moves_per_min``) with a
+        log-likelihood ratio of at least ``wake_moves_llr``, unless they are periodic (a PLM series).
+
+        Frequent, irregular small movements are what lying awake looks like to an accelerometer (the
+        principle of Cole-Kripke and Sadeh actigraphy); a PLM series is as frequent but periodic. Each
+        movement adds ln(wake rate / sleep rate) to the score, each minute takes the rate difference off,
+        and the score never falls below zero; the fidgeting began where the score last rose from zero.
+        """
+        out = np.zeros(n_ep, dtype=bool)
+        prev = np.concatenate(([self._small_prev], small[:-1])) if small.size else small
+        if small.size:
+            self._small_prev = bool(small[-1])
+        p, fh = self.p, self.epoch_frames / self.p.epoch_s
+        jump = float(np.log(p.wake_moves_per_min / p.sleep_moves_per_min))
+        drift = (p.wake_moves_per_min - p.sleep_moves_per_min) / 60.0 / fh  # per frame
+        # the last moving frame before each frame (across pushes)
+        idx = np.where(small, np.arange(first, first + small.size), -(1 << 62))
+        last_moving = np.maximum.accumulate(np.concatenate(([self._last_moving], idx)))
+        self._last_moving = int(last_moving[-1])
+        for k in np.flatnonzero(small & ~prev).tolist():
+            t = first + k
+            if t - last_moving[k] < p.bilateral_lm_s * fh:
+                continue  # the same movement (a pause within it, the other leg joining, tossing about)
+            last = self._onsets[-1] if self._onsets else t
+            self._onsets = [o for o in self._onsets if t - o <= p.plm_interval_s[1] * fh * self._periodic_ivs]
+            self._onsets.append(t)
+            self._cusum = max(0.0, self._cusum - drift * (t - last))
+            if self._cusum == 0.0:
+                self._cusum_from = t
+            self._cusum = min(self._cusum + jump, p.wake_moves_llr)  # capped: evidence of wake does not bank
+            if self._cusum < p.wake_moves_llr - 1e-9 or self._periodic(t):
+                continue
+            out[k // self.epoch_frames] = True
+            self._fidget_spans.append((self._cusum_from // self.epoch_frames, t // self.epoch_frames + 1))
+        return out
+
+    def _periodic(self, t: int) -> bool:
+        """Do the small movements up to frame ``t`` form a chain of regular intervals (a PLM series)?"""
+        fh = self.epoch_frames / self.p.epoch_s
+        chain = [t]
+        for o in reversed(self._onsets[:-1]):
+            if chain[-1] - o > self.p.plm_interval_s[1] * fh or len(chain) > self._periodic_ivs:
+                break
+            chain.append(o)
+        iv = -np.diff(np.asarray(chain, dtype=np.float64))
+        if iv.size < self.p.plm_min_count - 1 or iv.min() < self.p.plm_interval_s[0] * fh:
+            return False
+        return bool(iv.std() / iv.mean() < self.p.wake_moves_periodic_cv)
 
     def _release_held(self) -> None:
         """Judge the held epochs' tone against the lowest resting level reached in them, then go on."""
@@ -216,6 +286,13 @@ class SleepStage:
         if last is None:
             return
         ef = self.epoch_frames
+        if not self._has_tone:  # fidgeting began where its score first rose, before the first move counted
+            s0 = self.state.bouts[-1][0]
+            begun = [sp[0] * ef for sp in self._fidget_spans if sp[0] * ef < last < sp[1] * ef]
+            if begun:
+                last = max(s0 + self.min_sleep_epochs * ef, min(begun), 0)
+                if last < self.state.bouts[-1][1]:
+                    self.state.bouts[-1] = (s0, last)
         pieces = [(last, start)]
         if self._has_tone:
             pieces = self._split_quiet(last // ef, start // ef)
@@ -226,7 +303,7 @@ class SleepStage:
             if (b - a) < self.p.awakening_min_s / self.p.epoch_s * ef:
                 self.state.wake_bouts.append((a, b))
                 continue
-            epochs = self._active[a // ef : b // ef]
+            epochs = self._awake_epochs(a // ef, b // ef)
             awake_tone = (
                 not self._has_tone or sum(self._toned[a // ef : b // ef]) * self.p.epoch_s >= self.p.wake_tone_min_s
             )
@@ -235,6 +312,15 @@ class SleepStage:
                 self.awakenings.append((a, b))
             else:
                 self.state.restless.append((a, b))
+
+    def _awake_epochs(self, e0: int, e1: int) -> list[bool]:
+        """Epochs ``e0 .. e1`` that look awake: active, or between the movements of fidgeting."""
+        out = np.asarray(self._active[e0:e1], dtype=bool)
+        for a, b in self._fidget_spans:
+            if a < e1 and b > e0:
+                out[max(a, e0) - e0 : min(b, e1) - e0] = True
+        self._fidget_spans = [sp for sp in self._fidget_spans if sp[1] > e1]
+        return [bool(v) for v in out]
 
     def _split_quiet(self, e0: int, e1: int) -> list[tuple[int, int]]:
         """The parts of the gap between two sleep runs (epochs ``e0 .. e1``) left once stretches of at least

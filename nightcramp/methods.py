@@ -47,7 +47,13 @@ def methods_paragraph(result: NightResult) -> str:
             f"stretches of at least {e.wake_quiet_split_s:g} s at resting tone counted as sleep, and an awakening "
             f"needed at least {e.wake_tone_min_s:g} s of raised tone)"
             if emg_streams
-            else ""
+            else (
+                f"; without EMG, small movements counted as wake when a Poisson CUSUM found them more likely at "
+                f"the rate of lying awake ({e.wake_moves_per_min:g} per min) than of sleep "
+                f"({e.sleep_moves_per_min:g} per min) by a log-likelihood ratio of {e.wake_moves_llr:g}, unless "
+                f"their intervals were regular (coefficient of variation below {e.wake_moves_periodic_cv:g}, as in "
+                f"periodic limb movements of sleep)"
+            )
         )
         parts.append(
             f"The accelerometer gave posture (shank elevation above {a.vertical_deg:g} degrees = upright; out of bed "

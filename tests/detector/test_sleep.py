@@ -52,3 +52,35 @@ def test_tossing_for_a_minute_and_a_half_at_resting_tone_is_restless_sleep() -> 
     stage = run([(900, "sleep"), *tossing, (900, "sleep")])
     assert stage.awakenings == []
     assert stage.state.restless  # the stretch between the sleep runs counts as sleep
+
+
+def acc_only(moves_s: list[float], n_s: float) -> SleepStage:
+    """A night without EMG, lying still but for short (1-s) small movements at ``moves_s``."""
+    n = int(n_s * FH)
+    grav = np.zeros((1, 3, n))
+    grav[0, 2] = 1.0
+    small = np.zeros(n)
+    for t in moves_s:
+        small[int(t * FH) : int((t + 1.0) * FH)] = 1.0
+    stage = SleepStage(params=EventParams(), frame_hz=FH, n_legs=1)
+    for a in range(0, n, 1234):  # odd pushes: a movement may straddle two
+        b = a + 1234
+        z = np.zeros(min(b, n) - a)
+        stage.push(a, grav[:, :, a:b], z, z, z, None, small[a:b])
+    stage.finish()
+    return stage
+
+
+def test_without_emg_irregular_fidgeting_for_minutes_is_an_awakening() -> None:
+    rng = np.random.default_rng(3)
+    fidgets = 1200.0 + np.cumsum(rng.exponential(30.0, 12))  # about 2 per minute, irregular
+    fidgets = fidgets[fidgets < 1500.0]
+    ((a, b),) = acc_only(fidgets.tolist(), 2700.0).awakenings
+    assert 1180.0 <= a / FH <= fidgets[2] + 5.0 and b / FH >= fidgets[-1]
+
+
+def test_without_emg_periodic_leg_movements_are_sleep_and_sparse_ones_too() -> None:
+    plm = [1200.0 + 25.0 * i + 3.0 * np.sin(i) for i in range(30)]  # a PLM series: every 25 s, regular
+    assert acc_only(plm, 3600.0).awakenings == []
+    sparse = [1200.0, 1380.0, 1560.0, 1740.0]  # one every 3 minutes: restless sleep
+    assert acc_only(sparse, 3000.0).awakenings == []
