@@ -714,9 +714,12 @@ _OFFLINE_CHUNK_S = 600.0  # seconds of each stream per push in offline analysis 
 
 def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
     """``[start, stop)`` of the stretches without NaN (columns of a 2-D array)."""
+    n = arr.shape[-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(arr, axis=None)):  # one cheap pass: no NaN anywhere
+            return [(0, n)] if n else []
     bad = np.isnan(arr[0]) if arr.shape[0] == 1 else np.isnan(arr).any(axis=0)
     where = np.flatnonzero(bad)
-    n = arr.shape[-1]
     if where.size == 0:
         return [(0, n)] if n else []
     # good runs lie between consecutive missing samples that are not adjacent
