@@ -24,7 +24,9 @@ Without EMG there is no tone, and lying awake differs from sleep mainly in how o
 movements (any leg moving, movements less than ``bilateral_lm_s`` apart counted once) are scored by a
 Poisson CUSUM of the waking rate ``wake_moves_per_min`` against the sleeping rate ``sleep_moves_per_min``;
 where the score reaches ``wake_moves_llr`` the epochs from where it last rose from zero count as awake,
-unless the movements come at regular intervals (a PLM series, which is a sleep phenomenon).
+unless the movements come at regular intervals (a PLM series, which is a sleep phenomenon). When the
+fidgeting began less than ``sustained_inactivity_s`` after the start of the night's first sleep run, that
+run was lying still awake, not sleep: sleep onset waits for the next run.
 
 **Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
 ``out_of_bed_min_s``, joining stretches closer than ``out_of_bed_merge_s``.
@@ -289,6 +291,12 @@ class SleepStage:
         if not self._has_tone:  # fidgeting began where its score first rose, before the first move counted
             s0 = self.state.bouts[-1][0]
             begun = [sp[0] * ef for sp in self._fidget_spans if sp[0] * ef < last < sp[1] * ef]
+            if begun and len(self.state.bouts) == 1 and min(begun) - s0 < self.min_sleep_epochs * ef:
+                # the night's first "sleep" was lying still awake: the fidgeting began too soon after it
+                self.state.bouts.pop()
+                self.state.wake_bouts.clear()
+                self.state.restless.clear()
+                return
             if begun:
                 last = max(s0 + self.min_sleep_epochs * ef, min(begun), 0)
                 if last < self.state.bouts[-1][1]:

@@ -84,3 +84,11 @@ def test_without_emg_periodic_leg_movements_are_sleep_and_sparse_ones_too() -> N
     assert acc_only(plm, 3600.0).awakenings == []
     sparse = [1200.0, 1380.0, 1560.0, 1740.0]  # one every 3 minutes: restless sleep
     assert acc_only(sparse, 3000.0).awakenings == []
+
+
+def test_without_emg_lying_still_awake_then_fidgeting_before_sleep_is_not_sleep_then_an_awakening() -> None:
+    rng = np.random.default_rng(5)
+    fidgets = 240.0 + np.cumsum(rng.exponential(25.0, 60))  # still for 4-5 min, then restless ...
+    stage = acc_only(fidgets[fidgets < 1200.0].tolist(), 3600.0)  # ... to 20 min, then asleep
+    assert stage.awakenings == []
+    assert stage.state.onset is not None and 1150.0 <= stage.state.onset / FH <= 1260.0
