@@ -18,8 +18,10 @@ from nightcramp.text import clock, duration
 ROWS: tuple[tuple[str, str | None, str, str], ...] = (
     ("cramp", "left", "Cramp, left", "#D55E00"),
     ("cramp", "right", "Cramp, right", "#D55E00"),
+    ("cramp", "unknown", "Cramp, leg unknown", "#D55E00"),
     ("limb_movement", "left", "Leg movement, left", "#0072B2"),
     ("limb_movement", "right", "Leg movement, right", "#0072B2"),
+    ("limb_movement", "unknown", "Leg movement, leg unknown", "#0072B2"),
     ("plm_series", None, "PLM series", "#56B4E9"),
     ("large_movement", None, "Large movement", "#009E73"),
     ("awakening", None, "Awakening", "#E69F00"),
