@@ -13,8 +13,8 @@ Rules, in the order applied:
   axis** when it has a token ``Acc``/``Accel``/``ACC`` (or ``AccX``-style) and, leg tokens aside, ends in
   the axis letter X, Y or Z, with unit g, mg or m/s2 (m/s^2, m/s²). Tokens are split on anything that is
   not a letter or digit, and compared without regard to case.
-- The leg comes from a token ``L``, ``Left``, ``LT`` or ``R``, ``Right``, ``RT``; none (or both) means
-  the leg is not known.
+- The leg comes from a token ``L``, ``Left``, ``LT`` or ``R``, ``Right``, ``RT`` (also numbered, as in
+  ``EMG L1``); none (or both) means the leg is not known.
 - Two EMG channels on one leg: a bipolar derivation of two numbered electrodes (``EMG L E1-E2``) is used
   and the others are noted; otherwise the file is refused with the ``--channel`` lines that choose one.
 - Channels whose leg is unknown are used as leg ``unknown`` when they are the file's only calf channels
@@ -80,10 +80,15 @@ def tokens(label: str) -> list[str]:
     return [t for t in re.split(r"[^0-9A-Za-zµμ]+", label.lower()) if t]
 
 
+def _leg_token(token: str) -> str | None:
+    """``l``, ``left``, ``lt`` (optionally numbered: ``L1``) -> "left"; likewise right; else None."""
+    word = token.rstrip("0123456789")
+    return "left" if word in _LEFT else "right" if word in _RIGHT else None
+
+
 def leg_of(label: str) -> str | None:
-    toks = set(tokens(label))
-    left, right = bool(toks & _LEFT), bool(toks & _RIGHT)
-    return "left" if left and not right else "right" if right and not left else None
+    legs = {_leg_token(t) for t in tokens(label)} - {None}
+    return legs.pop() if len(legs) == 1 else None
 
 
 def recognise(label: str, unit: str) -> ChannelRole | None:
@@ -92,7 +97,7 @@ def recognise(label: str, unit: str) -> ChannelRole | None:
     leg = leg_of(label)
     if any("emg" in t for t in toks) and not set(toks) & _NOT_CALF and unit_factor("emg", unit) is not None:
         return ChannelRole("emg", leg, None)
-    rest = [t for t in toks if t not in _LEFT | _RIGHT]
+    rest = [t for t in toks if _leg_token(t) is None]
     if not rest or unit_factor("acc", unit) is None:
         return None
     glued = _ACC_GLUED.match(rest[-1])

@@ -164,6 +164,9 @@ def _read_header(name: str, fh: Any, size: int) -> _Header:
     if len(raw) < 256 * ns:
         raise RecordingError(f"{name} is cut short inside its header ({size} bytes; the header needs {header_bytes})")
     fields = _split_signal_fields(raw.decode("latin-1"), ns)
+    labels = tuple(s.strip() for s in fields[0])
+    if all(lab.lower() in NON_SIGNAL for lab in labels):
+        raise RecordingError(f"{name} has no signal channels, only annotations; there is nothing to analyse")
     n_records = _int(name, text[236:244], "number of data records", -1, None)
     if n_records == 0:
         raise RecordingError(f"{name} has zero data records; there is no signal to analyse")
@@ -179,7 +182,7 @@ def _read_header(name: str, fh: Any, size: int) -> _Header:
         header_bytes=header_bytes,
         n_records=n_records,
         record_s=record_s,
-        labels=tuple(s.strip() for s in fields[0]),
+        labels=labels,
         units=tuple(s.strip() for s in fields[2]),
         ranges=tuple(zip(fields[3], fields[4], fields[5], fields[6], strict=True)),
         spr=spr,
@@ -352,7 +355,12 @@ def _scaling(name: str, hdr: _Header, ch: ChannelHeader) -> tuple[float, float, 
             f"to {dmax:g}); the digital range must be increasing and within {hdr.fmt[:3]} integers"
         )
     gain = (pmax - pmin) / (dmax - dmin)
-    return gain, pmin - dmin * gain, dmin, dmax, max(abs(pmin), abs(pmax))
+    offset = pmin - dmin * gain
+    if not abs(gain) * 2.0**24 + abs(offset) < 1e30:  # every digital value must give a finite float32 in µV or g
+        raise RecordingError(
+            f"{name}: channel {ch.label!r} has an absurd physical range ({pmin:g} to {pmax:g} {ch.unit})"
+        )
+    return gain, offset, dmin, dmax, max(abs(pmin), abs(pmax))
 
 
 def _signal(
