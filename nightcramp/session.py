@@ -270,16 +270,18 @@ def replay_recording(
     rec: Recording,
     params: DetectorParams | None = None,
     *,
-    chunk_s: float = 1.0,
+    chunk_s: float | None = None,
     speed: float = math.inf,
     on_event: Callable[[Event], None] | None = None,
     on_notice: Callable[[Notice], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> NightResult:
     """Replay a recording as live data: ``chunk_s`` seconds of every stream at a time, in time order, through
-    the online detector (at ``speed`` times real time; ``inf`` = as fast as possible). Missing samples (NaN)
-    are not sent, as a live band sends nothing during a dropout. Gives the same events as
-    :func:`analyze_recording`."""
+    the online detector (at ``speed`` times real time; ``inf`` = as fast as possible). ``chunk_s`` defaults to
+    1 s when paced and 10 s at full speed. Missing samples (NaN) are not sent, as a live band sends nothing
+    during a dropout. Gives the same events as :func:`analyze_recording`."""
+    if chunk_s is None:
+        chunk_s = 10.0 if math.isinf(speed) else 1.0
     if not (chunk_s > 0 and speed > 0):
         raise ValueError(f"chunk_s and speed must be positive, got {chunk_s} and {speed}")
     det = NightDetector([s.info for s in rec.signals], params)
