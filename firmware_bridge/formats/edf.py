@@ -23,6 +23,7 @@ import itertools
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,7 +40,7 @@ EDF_MAGIC = b"0       "
 BDF_MAGIC = b"\xffBIOSEMI"
 MAX_DURATION_S = 48 * 3600.0  #: longest recording read (a discontinuous file's gaps count too)
 RATE_LIMITS_HZ = {"emg": (100.0, 20000.0), "acc": (5.0, 20000.0)}  #: rates the detector can use
-_CHUNK_SAMPLES = 1 << 22  #: samples converted at a time (bounds the reader's working memory)
+_BLOCK_BYTES = 1 << 23  #: data records read at a time (bounds the reader's working memory)
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _ONSET = re.compile(rb"^[+-]\d+(?:\.\d*)?$")
 _DURATION = re.compile(rb"^\d+(?:\.\d*)?$")
@@ -117,18 +118,19 @@ def read_edf(path: str | os.PathLike[str], channels: dict[str, ChannelRole] | No
                 f"{plan.kind.upper() if plan.kind == 'emg' else 'accelerometers'} at {lo:g}-{hi:g} Hz"
             )
     try:
-        mm = np.memmap(p, dtype=np.uint8, mode="r", offset=hdr.header_bytes, shape=(n, record_bytes))
-    except (OSError, ValueError) as exc:
-        raise RecordingError(f"{name} cannot be read ({exc})") from None
-    onsets, annotations, t0 = _annotations(name, hdr, mm, warnings)
-    positions = _positions(name, hdr, onsets)
-    duration_s = float(positions[-1] + hdr.record_s) if positions is not None else n * hdr.record_s
-    if duration_s > MAX_DURATION_S:
-        raise RecordingError(
-            f"{name} spans {duration_s / 3600:.1f} h; NightCramp reads recordings of up to "
-            f"{MAX_DURATION_S / 3600:g} h (one night)"
-        )
-    signals = [_signal(name, hdr, mm, plan, positions, warnings) for plan in plans]
+        with p.open("rb") as fh:
+            records = _Records(fh, hdr.header_bytes, record_bytes, n)
+            onsets, annotations, t0 = _annotations(name, hdr, records, warnings)
+            positions = _positions(name, hdr, onsets)
+            duration_s = float(positions[-1] + hdr.record_s) if positions is not None else n * hdr.record_s
+            if duration_s > MAX_DURATION_S:
+                raise RecordingError(
+                    f"{name} spans {duration_s / 3600:.1f} h; NightCramp reads recordings of up to "
+                    f"{MAX_DURATION_S / 3600:g} h (one night)"
+                )
+            signals = _signals(name, hdr, records, plans, positions, warnings)
+    except OSError as exc:
+        raise RecordingError(f"{name} cannot be read ({exc.strerror or exc})") from None
     return Recording(
         path=p,
         format=hdr.fmt,
@@ -251,8 +253,28 @@ def _annotation_channels(hdr: _Header) -> list[int]:
     return [i for i, lab in enumerate(hdr.labels) if lab.lower() in NON_SIGNAL]
 
 
+class _Records:
+    """The data records of an open file, read a block at a time into one reusable buffer."""
+
+    def __init__(self, fh: Any, offset: int, record_bytes: int, n: int) -> None:
+        self.fh, self.offset, self.record_bytes, self.n = fh, offset, record_bytes, n
+        self._buf = np.empty((max(1, min(n, _BLOCK_BYTES // record_bytes)), record_bytes), dtype=np.uint8)
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
+        """``(first record, records x bytes)`` for records ``start .. stop``; each block is valid until the next."""
+        stop = self.n if stop is None else stop
+        step = self._buf.shape[0]
+        for r in range(start, stop, step):
+            k = min(step, stop - r)
+            self.fh.seek(self.offset + r * self.record_bytes)
+            view = self._buf[:k]
+            if self.fh.readinto(view.reshape(-1).data) != view.nbytes:
+                raise OSError(f"the file changed while it was read (record {r + 1} is missing)")
+            yield r, view
+
+
 def _annotations(
-    name: str, hdr: _Header, mm: np.memmap[Any, np.dtype[np.uint8]], warnings: list[str]
+    name: str, hdr: _Header, records: _Records, warnings: list[str]
 ) -> tuple[list[float] | None, list[Annotation], float]:
     """Record onsets from the first record's (EDF+ only; None otherwise), annotations, and the first record's
     onset from the header's start time."""
@@ -263,24 +285,31 @@ def _annotations(
                 raise RecordingError(f"{name} is {hdr.fmt} but has no annotation channel to say when records start")
             warnings.append(f"{name} is {hdr.fmt} but has no annotation channel; no annotations were read")
         return None, [], 0.0
-    bps = hdr.bytes_per_sample
-    offsets = np.concatenate(([0], np.cumsum(hdr.spr))) * bps
+    offsets = _offsets(hdr)
     keepers: list[Decimal] = []
     texts: list[tuple[Decimal, Decimal | None, str]] = []
-    for r in range(mm.shape[0]):
-        for j, ch in enumerate(chans):
-            raw = bytes(mm[r, offsets[ch] : offsets[ch + 1]])
-            keeper = _parse_tals(name, r, raw, texts, timekeeping=j == 0)
-            if j == 0:
-                if keeper is None:
-                    raise RecordingError(f"{name}: data record {r + 1} lacks the time-keeping annotation EDF+ requires")
-                keepers.append(keeper)
+    for r0, block in records.blocks():
+        cols = [block[:, offsets[ch] : offsets[ch + 1]] for ch in chans]
+        for i in range(block.shape[0]):
+            for j, col in enumerate(cols):
+                keeper = _parse_tals(name, r0 + i, col[i].tobytes(), texts, timekeeping=j == 0)
+                if j == 0:
+                    if keeper is None:
+                        raise RecordingError(
+                            f"{name}: data record {r0 + i + 1} lacks the time-keeping annotation EDF+ requires"
+                        )
+                    keepers.append(keeper)
     first = keepers[0]
     annotations = [
         Annotation(float(onset - first), None if dur is None else float(dur), text) for onset, dur, text in texts
     ]
     annotations.sort(key=lambda a: a.onset_s)
     return [float(k - first) for k in keepers], annotations, float(first)
+
+
+def _offsets(hdr: _Header) -> list[int]:
+    """Byte offset of each channel within a data record (and the record length last)."""
+    return [0, *itertools.accumulate(n * hdr.bytes_per_sample for n in hdr.spr)]
 
 
 def _parse_tals(
@@ -363,55 +392,85 @@ def _scaling(name: str, hdr: _Header, ch: ChannelHeader) -> tuple[float, float, 
     return gain, offset, dmin, dmax, max(abs(pmin), abs(pmax))
 
 
-def _signal(
+@dataclass
+class _Out:
+    """One channel being converted into its row of a stream's output."""
+
+    row: npt.NDArray[np.float32]
+    cols: slice
+    spr: int
+    gain: float  #: µV or g per digital unit
+    offset: float
+    dmin: int
+    dmax: int
+    starts: npt.NDArray[np.int64] | None  #: each record's first sample (EDF+D), else None
+    pinned: int = 0
+
+
+def _signals(
     name: str,
     hdr: _Header,
-    mm: np.memmap[Any, np.dtype[np.uint8]],
-    plan: StreamPlan,
+    records: _Records,
+    plans: list[StreamPlan],
     positions: npt.NDArray[np.float64] | None,
     warnings: list[str],
-) -> Signal:
-    n_rec = mm.shape[0]
-    spr = hdr.spr[plan.channels[0].index]
-    if positions is None:
-        runs = [(0, n_rec, 0)]
-        total = n_rec * spr
-    else:
-        starts = np.round(positions * (spr / hdr.record_s)).astype(np.int64)
-        brk = np.flatnonzero(np.diff(starts) != spr) + 1
-        edges = np.concatenate(([0], brk, [n_rec]))
-        runs = [(int(a), int(b), int(starts[a])) for a, b in itertools.pairwise(edges.tolist())]
-        total = int(starts[-1]) + spr
-    if positions is None:
-        out = np.empty((len(plan.channels), total), dtype=np.float32)
-    else:
-        out = np.full((len(plan.channels), total), np.nan, dtype=np.float32)
-    offsets = np.concatenate(([0], np.cumsum(hdr.spr))) * hdr.bytes_per_sample
-    pinned = 0
-    full_scale = 0.0
-    for row, (ch, factor) in enumerate(zip(plan.channels, plan.factors, strict=True)):
-        gain, offset, dmin_f, dmax_f, largest = _scaling(name, hdr, ch)
-        dmin, dmax = math.ceil(dmin_f), math.floor(dmax_f)
-        full_scale = max(full_scale, largest * factor)
-        cols = slice(int(offsets[ch.index]), int(offsets[ch.index + 1]))
-        step = max(1, _CHUNK_SAMPLES // spr)
-        for a, b, s0 in runs:
-            for r in range(a, b, step):
-                e = min(b, r + step)
-                digital = _digital(mm[r:e, cols], hdr.bytes_per_sample)
-                if plan.kind == "emg":
-                    pinned += int(np.count_nonzero((digital <= dmin) | (digital >= dmax)))
-                seg = out[row, s0 + (r - a) * spr : s0 + (e - a) * spr]
-                seg[:] = digital
-                seg *= np.float32(gain * factor)
-                seg += np.float32(offset * factor)
-    labels = tuple(c.label for c in plan.channels)
-    data = out[0] if plan.kind == "emg" else out
-    _plausible(name, plan, data, warnings)
-    # a range stretched to the data touches its extremes once or twice; an amplifier that clipped, many times
-    fs_uv = full_scale if plan.kind == "emg" and pinned >= 10 else None
-    info = StreamInfo(plan.name, plan.kind, plan.leg, plan.fs_hz, "uV" if plan.kind == "emg" else "g", fs_uv)
-    return Signal(info=info, data=data, labels=labels)
+) -> list[Signal]:
+    """Convert every used channel in one pass over the data records."""
+    n_rec = records.n
+    offsets = _offsets(hdr)
+    arrays: list[npt.NDArray[np.float32]] = []
+    outs: list[list[_Out]] = []
+    breaks: set[int] = set()
+    for plan in plans:
+        spr = hdr.spr[plan.channels[0].index]
+        starts = None if positions is None else np.round(positions * (spr / hdr.record_s)).astype(np.int64)
+        total = n_rec * spr if starts is None else int(starts[-1]) + spr
+        if starts is None:
+            arr = np.empty((len(plan.channels), total), dtype=np.float32)
+        else:
+            arr = np.full((len(plan.channels), total), np.nan, dtype=np.float32)
+            breaks.update((np.flatnonzero(np.diff(starts) != spr) + 1).tolist())
+        arrays.append(arr)
+        chans = []
+        for row, (ch, factor) in enumerate(zip(plan.channels, plan.factors, strict=True)):
+            gain, offset, dmin, dmax, _ = _scaling(name, hdr, ch)
+            cols = slice(offsets[ch.index], offsets[ch.index + 1])
+            chans.append(
+                _Out(arr[row], cols, spr, gain * factor, offset * factor, math.ceil(dmin), math.floor(dmax), starts)
+            )
+        outs.append(chans)
+    edges = [0, *sorted(breaks), n_rec]
+    for ra, rb in itertools.pairwise(edges):  # runs of records that follow each other without a gap
+        for r0, block in records.blocks(ra, rb):
+            for chans in outs:
+                for o in chans:
+                    _convert(o, block, r0, ra, hdr.bytes_per_sample)
+    signals = []
+    for plan, arr, chans in zip(plans, arrays, outs, strict=True):
+        data = arr[0] if plan.kind == "emg" else arr
+        _plausible(name, plan, data, warnings)
+        full_scale = None
+        # a range stretched to the data touches its extremes once or twice; an amplifier that clipped, many times
+        if plan.kind == "emg" and chans[0].pinned >= 10:
+            _, _, _, _, largest = _scaling(name, hdr, plan.channels[0])
+            full_scale = largest * plan.factors[0]
+        unit = "uV" if plan.kind == "emg" else "g"
+        info = StreamInfo(plan.name, plan.kind, plan.leg, plan.fs_hz, unit, full_scale)
+        signals.append(Signal(info=info, data=data, labels=tuple(c.label for c in plan.channels)))
+    return signals
+
+
+def _convert(o: _Out, block: npt.NDArray[np.uint8], r0: int, ra: int, bytes_per_sample: int) -> None:
+    """Records ``r0 ..`` (in the run that starts at record ``ra``) of one channel into its output row."""
+    first = (r0 - ra) * o.spr + (ra * o.spr if o.starts is None else int(o.starts[ra]))
+    seg = o.row[first : first + block.shape[0] * o.spr]
+    digital = _digital(block[:, o.cols], bytes_per_sample)
+    seg[:] = digital  # exact: 16- and 24-bit integers fit a float32
+    seg *= np.float32(o.gain)
+    if o.offset:
+        seg += np.float32(o.offset)
+    if digital.min() <= o.dmin or digital.max() >= o.dmax:
+        o.pinned += int(np.count_nonzero(digital <= o.dmin) + np.count_nonzero(digital >= o.dmax))
 
 
 def _digital(block: npt.NDArray[np.uint8], bytes_per_sample: int) -> npt.NDArray[np.int32] | npt.NDArray[np.int16]:
@@ -419,9 +478,16 @@ def _digital(block: npt.NDArray[np.uint8], bytes_per_sample: int) -> npt.NDArray
     if bytes_per_sample == 2:
         return np.ascontiguousarray(block).view("<i2").reshape(-1)
     k, width = block.shape
-    wide = np.zeros((k, width // 3, 4), dtype=np.uint8)
-    wide[:, :, 1:] = block.reshape(k, width // 3, 3)
-    return wide.view("<i4").reshape(-1) >> 8  # arithmetic shift: sign-extends the 24-bit value
+    m = k * width // 3
+    raw = np.empty(3 * m + 1, dtype=np.uint8)
+    raw[:-1].reshape(k, width)[:] = block
+    raw[-1] = 0
+    # each sample's 3 bytes, read as the low 3 bytes of an int32 at a 3-byte stride (the 4th byte belongs to
+    # the next sample); shifting left then right (arithmetically) by 8 bits keeps them and sign-extends bit 23
+    overlapping = np.ndarray(shape=(m,), dtype="<i4", buffer=raw, offset=0, strides=(3,))
+    out: npt.NDArray[np.int32] = np.left_shift(overlapping, 8)
+    np.right_shift(out, 8, out=out)
+    return out
 
 
 def _plausible(name: str, plan: StreamPlan, data: npt.NDArray[np.float32], warnings: list[str]) -> None:
