@@ -35,7 +35,7 @@ from firmware_bridge.formats.recording import ChannelRole, RecordingError
 
 G_M_S2 = 9.80665  #: standard gravity, m/s² per g
 
-_EMG_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e3}  # µV per unit
+_EMG_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6}  # µV per unit
 _ACC_UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1 / G_M_S2, "m/s^2": 1 / G_M_S2, "m/s²": 1 / G_M_S2, "m/s/s": 1 / G_M_S2}
 _LEFT = {"l", "left", "lt"}
 _RIGHT = {"r", "right", "rt"}
