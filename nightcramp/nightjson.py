@@ -17,8 +17,8 @@ Layout::
 
 Times are seconds from the recording start; ``start_time`` anchors them to the wall clock (a journal's
 start in local time with its UTC offset; another tool's file's start as the file states it, without zone).
-A stream whose leg the file does not say has ``"leg": null`` here and is named ``emg:unknown`` /
-``acc:unknown``; its events carry ``"leg": "unknown"``.
+A stream whose leg the file does not say is named ``emg:unknown`` / ``acc:unknown`` and has ``"leg": null``,
+as do its events.
 """
 
 from __future__ import annotations

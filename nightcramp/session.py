@@ -8,6 +8,7 @@ chunk by chunk, as live data would arrive, with :func:`replay_recording`; both g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -243,8 +244,19 @@ def recording_source(rec: Recording) -> dict[str, Any]:
     }
 
 
+def _unknown_leg(rec: Recording) -> bool:
+    """A file whose one band says no leg: the detector files such a band under "left"; we report None."""
+    return any(s.info.leg is None for s in rec.signals)
+
+
+def _relabel(events: list[Event], unknown: bool) -> list[Event]:
+    if not unknown:
+        return events
+    return [dataclasses.replace(e, leg=None) if e.leg == "left" else e for e in events]
+
+
 def _recording_result(rec: Recording, det: NightDetector) -> NightResult:
-    events = det.all_events()
+    events = _relabel(det.all_events(), _unknown_leg(rec))
     summary = summarize(events, duration_s=rec.duration_s, sleep=det.sleep_info(), streams=det.valid_seconds())
     return NightResult(
         events=events,
@@ -285,6 +297,10 @@ def replay_recording(
     if not (chunk_s > 0 and speed > 0):
         raise ValueError(f"chunk_s and speed must be positive, got {chunk_s} and {speed}")
     det = NightDetector([s.info for s in rec.signals], params)
+    unknown = _unknown_leg(rec)
+    if on_event is not None and unknown:
+        deliver = on_event
+        on_event = lambda e: deliver(_relabel([e], True)[0])  # noqa: E731
     t_wall = time.perf_counter()
     n_chunks = max(1, math.ceil(rec.duration_s / chunk_s))
     for k in range(n_chunks):

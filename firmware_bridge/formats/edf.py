@@ -455,7 +455,8 @@ def _signals(
             _, _, _, _, largest = _scaling(name, hdr, plan.channels[0])
             full_scale = largest * plan.factors[0]
         unit = "uV" if plan.kind == "emg" else "g"
-        info = StreamInfo(plan.name, plan.kind, plan.leg, plan.fs_hz, unit, full_scale)
+        leg = plan.leg if plan.leg in ("left", "right") else None  # the stream is named ...:unknown
+        info = StreamInfo(plan.name, plan.kind, leg, plan.fs_hz, unit, full_scale)
         signals.append(Signal(info=info, data=data, labels=tuple(c.label for c in plan.channels)))
     return signals
 

@@ -288,7 +288,7 @@ def test_a_bipolar_derivation_wins_and_unknown_leg_is_fine_for_one_band(tmp_path
         tmp_path, [("EMG", "uV", 1000), ("Acc X", "g", 100), ("Acc Y", "g", 100), ("Acc Z", "g", 100)], "u.edf"
     )
     rec = read_edf(path)
-    assert [(s.info.name, s.info.leg) for s in rec.signals] == [("emg:unknown", "unknown"), ("acc:unknown", "unknown")]
+    assert [(s.info.name, s.info.leg) for s in rec.signals] == [("emg:unknown", None), ("acc:unknown", None)]
 
 
 def test_implausible_units_give_a_warning(tmp_path: Path) -> None:

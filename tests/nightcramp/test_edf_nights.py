@@ -217,3 +217,25 @@ def test_cli_refuses_bad_recordings_in_one_sentence(
     # warnings are printed and the analysis goes on
     assert main(["analyze", str(unknown), "--channel", "ChL1=emg:left"]) == 0
     assert main(["analyze", str(unknown), "--channel", "ChL1=emg:left", "--channel", "X=ignore"]) == 2
+
+
+def test_a_band_whose_leg_the_file_does_not_say_is_reported_as_unknown(
+    tmp_path: Path, proof_night: SimulatedNight
+) -> None:
+    from nightcramp.report import write_report
+    from nightcramp.text import format_summary
+
+    night = proof_night
+    chans = channels({"left": night.emg["left"]}, {"left": night.acc["left"]}, emg_label="EMG", acc_label="Acc {A}")
+    path = write_edfio(tmp_path / "one.edf", chans, [1000.0, 100.0, 100.0, 100.0])
+    result = analyze_recording(read_edf(path))
+    truth = [e.start_s for e in night.truth if e.kind == "cramp" and e.leg == "left"]
+    got = [e for e in result.events if e.kind == "cramp"]
+    assert [e.leg for e in got] == [None] * len(truth) and len(truth) == 1
+    assert not any(e.leg == "left" for e in result.events)  # nothing claims a leg the file does not name
+    assert abs(got[0].start_s - truth[0]) <= 3.0
+    doc = night_json(result)
+    assert [(s["name"], s["leg"]) for s in doc["source"]["streams"]] == [("emg:unknown", None), ("acc:unknown", None)]
+    assert "Cramps: 1 (1 on a leg the file does not name)" in format_summary(doc)
+    write_report(doc, tmp_path / "r.html")
+    assert "Cramp, leg unknown" in (tmp_path / "r.html").read_text()
