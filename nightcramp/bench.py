@@ -11,12 +11,17 @@ Everything runs on this machine in one go, so the ratios hold whatever the machi
   session hands it), as a share of one core;
 - **references**: a straightforward scipy pipeline (zero-phase band-pass and notch with ``sosfiltfilt``,
   moving RMS, a threshold and a 10-s rule) on the same night, and NeuroKit2's ``emg_process`` on one hour
-  when NeuroKit2 is installed.
+  when NeuroKit2 is installed;
+- **reading a BDF**: the night written as an 8-h BDF with EMG at 2 kHz (each 1-kHz sample twice) and the
+  accelerometers at 100 Hz, read into the detector's arrays, in MB/s against a plain sequential read of the
+  same file in the same run (both from the page cache, after one read to warm it), and the peak memory of
+  a fresh process that reads it, against the size of the arrays it returns.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -33,6 +38,7 @@ from scipy import ndimage, signal
 from detector.events import mask_to_runs
 from detector.night import NightDetector, analyze_arrays, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
+from firmware_bridge.formats import read_edf
 
 H = 3600.0
 
@@ -129,6 +135,108 @@ def _memory(night: SimulatedNight) -> dict[str, float]:
     }
 
 
+def write_bdf(path: Path, night: SimulatedNight, *, emg_repeat: int = 2, record_s: int = 1) -> Path:
+    """The night as a plain BDF (24-bit), EMG at ``emg_repeat`` times its rate, written a block of records at a
+    time (bounded memory). Only for the benchmark: the reader is proven on files other libraries wrote."""
+    cfg = night.config
+    legs = cfg.legs
+    fe, fa = int(cfg.emg_fs_hz or 0) * emg_repeat, int(cfg.acc_fs_hz or 0)
+    chans = []  # label, unit, physical range, samples per record, source (leg, kind, axis)
+    for leg in legs:
+        chans.append((f"EMG {leg[0].upper()}", "uV", 3276.8, fe * record_s, (leg, "emg", 0)))
+        for i, a in enumerate("XYZ"):
+            chans.append((f"Acc {leg[0].upper()} {a}", "g", 8.0, fa * record_s, (leg, "acc", i)))
+    n_rec = int(cfg.duration_s // record_s)
+    ns = len(chans)
+    head = f"{'X X X X':<80}{'Startdate X X X X':<80}21.11.2622.30.00{256 * (ns + 1):<8}{'24BIT':<44}"
+    head += f"{n_rec:<8}{record_s:<8}{ns:<4}"
+    cols: list[list[str]] = [
+        [f"{c[0]:<16}" for c in chans],
+        [f"{'':<80}" for _ in chans],
+        [f"{c[1]:<8}" for c in chans],
+        [f"{-c[2]:<8g}" for c in chans],
+        [f"{c[2]:<8g}" for c in chans],
+        [f"{-(2**23):<8}" for _ in chans],
+        [f"{2**23 - 1:<8}" for _ in chans],
+        [f"{'':<80}" for _ in chans],
+        [f"{c[3]:<8}" for c in chans],
+        [f"{'':<32}" for _ in chans],
+    ]
+    block = 600  # records per write
+    with path.open("wb") as fh:
+        fh.write(b"\xffBIOSEMI" + (head + "".join("".join(c) for c in cols)).encode("ascii"))
+        for r0 in range(0, n_rec, block):
+            r1 = min(n_rec, r0 + block)
+            parts = []
+            for _, _, full, spr, (leg, kind, axis) in chans:
+                if kind == "emg":
+                    x = np.repeat(night.emg[leg][r0 * spr // emg_repeat : r1 * spr // emg_repeat], emg_repeat)
+                else:
+                    x = night.acc[leg][axis, r0 * spr : r1 * spr]
+                d = np.clip(np.round(np.nan_to_num(x) * ((2**23 - 0.5) / full)), -(2**23), 2**23 - 1).astype("<i4")
+                b = d.view(np.uint8).reshape(-1, 4)[:, :3]
+                parts.append(b.reshape(r1 - r0, spr * 3))
+            fh.write(np.concatenate(parts, axis=1).tobytes())
+    return path
+
+
+def _uncache(path: Path) -> None:
+    """Drop the file's pages from the page cache (it was written and synced), so the next read hits the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+_READ_CHILD = """
+import json, sys
+from firmware_bridge.formats import read_edf
+rec = read_edf(sys.argv[1])
+out_mb = sum(s.data.nbytes for s in rec.signals) / 1e6
+with open("/proc/self/status") as fh:
+    peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+print(json.dumps({"peak_kb": peak, "arrays_mb": out_mb}))
+"""
+
+
+def _bdf_read(night: SimulatedNight, repeat: int, log: Callable[[str], None]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as d:
+        path = write_bdf(Path(d) / "night.bdf", night)
+        size_mb = path.stat().st_size / 1e6
+
+        def sequential() -> None:
+            with path.open("rb", buffering=0) as fh:
+                while fh.read(1 << 24):
+                    pass
+
+        log(f"reading the 8-h BDF ({size_mb:.0f} MB) ...")
+        # from the disk: the file's pages are dropped from the page cache before each read
+        _uncache(path)
+        t_seq_cold = _time(sequential, 1)
+        _uncache(path)
+        t_read_cold = _time(lambda: read_edf(path), 1)
+        sequential()  # from memory: the page cache is warm, as for a file read a second time
+        t_seq = _time(sequential, repeat)
+        t_read = _time(lambda: read_edf(path), repeat)
+        out = subprocess.run([sys.executable, "-c", _READ_CHILD, str(path)], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "file_mb": round(size_mb, 1),
+        "read_s": round(t_read, 3),
+        "read_mb_s": round(size_mb / t_read, 1),
+        "sequential_s": round(t_seq, 3),
+        "sequential_mb_s": round(size_mb / t_seq, 1),
+        "speed_vs_sequential": round(t_seq / t_read, 3),
+        "cold_read_s": round(t_read_cold, 3),
+        "cold_sequential_s": round(t_seq_cold, 3),
+        "cold_speed_vs_sequential": round(t_seq_cold / t_read_cold, 3),
+        "peak_rss_mb": round(got["peak_kb"] / 1024, 1),
+        "arrays_mb": round(got["arrays_mb"], 1),
+    }
+
+
 def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     log("simulating an 8-h and a 2-h two-leg night (EMG 1 kHz + accelerometer 100 Hz) ...")
     night8, night2 = _night(8, 2024), _night(2, 2025)
@@ -148,6 +256,7 @@ def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], No
     res["streaming_core_share"] = round(_streaming_share(night2, 3600.0), 5)
     log("memory (fresh process) ...")
     res["memory"] = _memory(night8)
+    res["bdf_read"] = _bdf_read(night8, repeat, log)
     res["neurokit2"] = _neurokit(night8, log) if neurokit else None
     if res["neurokit2"] is not None:
         per_hour_ours = t8 / 8.0
@@ -189,6 +298,18 @@ def format_bench(res: dict[str, Any]) -> str:
         ),
         ("streaming, 1-s chunks", f"{100 * res['streaming_core_share']:.2f} % of one core", "<= 1 %"),
     ]
+    b = res.get("bdf_read")
+    if b:
+        rows.append(
+            (
+                f"read an 8-h BDF ({b['file_mb']:.0f} MB: EMG 2 kHz x 2 + ACC 100 Hz x 6) into arrays",
+                f"from disk {b['cold_read_s']:.2f} s, plain read {b['cold_sequential_s']:.2f} s "
+                f"({100 * b['cold_speed_vs_sequential']:.0f} % of its speed); from the page cache "
+                f"{b['read_mb_s']:,.0f} MB/s, plain read {b['sequential_mb_s']:,.0f} MB/s; peak "
+                f"{b['peak_rss_mb']:.0f} MB for {b['arrays_mb']:.0f} MB of arrays",
+                "close to a plain read; memory about the arrays",
+            )
+        )
     nk = res.get("neurokit2")
     if nk:
         rows.append(

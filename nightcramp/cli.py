@@ -24,13 +24,22 @@ import numpy as np
 from detector.events import Event
 from detector.night import Notice
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.journal import Journal, JournalWriter, read_journal
+from firmware_bridge.formats import Recording, RecordingError, parse_channel_map, read_recording
+from firmware_bridge.journal import MAGIC, Journal, JournalWriter, read_journal
 from firmware_bridge.sources import ReplaySource
 from nightcramp import __version__
 from nightcramp.nightjson import iso_time, night_json, write_night_json, write_private
 from nightcramp.progress import Progress
 from nightcramp.report import write_report
-from nightcramp.session import NightResult, NightSession, SessionError, analyze_journal, journal_duration_s
+from nightcramp.session import (
+    NightResult,
+    NightSession,
+    SessionError,
+    analyze_journal,
+    analyze_recording,
+    journal_duration_s,
+    replay_recording,
+)
 from nightcramp.text import clock, format_event, format_summary
 
 log = logging.getLogger("nightcramp")
@@ -52,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (UserError, BridgeError, SessionError) as exc:
+    except (UserError, BridgeError, SessionError, RecordingError) as exc:
         print(f"cramp: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -86,14 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--resolution-uv", type=float, default=0.1, help="the band's EMG resolution, µV per count")
     s.set_defaults(func=cmd_simulate)
 
-    a = sub.add_parser("analyze", help="analyse a recorded night; print the summary")
+    a = sub.add_parser("analyze", help="analyse a recorded night (.ncr, EDF/EDF+, BDF); print the summary")
     a.add_argument("path", type=Path)
+    _channel_option(a)
     a.add_argument("--json", type=Path, help="write the night JSON (cramp-night/1) here")
     a.add_argument("--report", type=Path, help="write the HTML report here")
     a.set_defaults(func=cmd_analyze)
 
     r = sub.add_parser("replay", help="replay a recorded night, printing events as they are detected")
     r.add_argument("path", type=Path)
+    _channel_option(r)
     r.add_argument("--speed", default="max", help="times real time, or 'max' (default)")
     r.add_argument("--json", type=Path, help="write the night JSON here at the end")
     r.add_argument("--report", type=Path, help="write the HTML report here at the end")
@@ -113,7 +124,49 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _channel_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--channel",
+        action="append",
+        metavar="LABEL=KIND[:LEG][:AXIS]",
+        help="what an EDF/BDF channel is, e.g. 'EMG1=emg:left', 'AccX=acc:right:x' or 'ECG=ignore' (repeatable)",
+    )
+
+
 # -- helpers ---------------------------------------------------------------------------------------
+def _is_journal(path: Path) -> bool:
+    if path.name.lower().endswith((".ncr", ".ncr.gz")):
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return head == MAGIC or head[:2] == b"\x1f\x8b"
+
+
+def _open_night(path: Path, channels: list[str] | None) -> Journal | Recording:
+    """A native journal, or a recording made by another tool (EDF/EDF+/BDF); warnings go to stderr."""
+    if not path.exists():
+        raise UserError(f"{path} does not exist; give the path of a recording (.ncr, .edf or .bdf)")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the path of a recording (.ncr, .edf or .bdf) inside it")
+    if _is_journal(path):
+        if channels:
+            raise UserError("--channel applies to EDF/BDF files; a .ncr recording says what its channels are")
+        journal = _open(path)
+        _warn_journal(journal)
+        return journal
+    try:
+        mapping = parse_channel_map(channels)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    rec = read_recording(path, mapping)
+    for w in rec.warnings:
+        print(f"cramp: warning: {w}", file=sys.stderr)
+    return rec
+
+
 def _open(path: Path) -> Journal:
     if not path.exists():
         raise UserError(f"{path} does not exist; give the path of a recording (.ncr)")
@@ -122,9 +175,12 @@ def _open(path: Path) -> Journal:
     return read_journal(path)
 
 
-def _finish(result: NightResult, journal: Journal, json_path: Path | None, report_path: Path | None) -> dict[str, Any]:
-    result.start_unix_ns = journal.start_unix_ns
-    result.source = {"path": str(journal.path), "format": "nightcramp-journal", "complete": journal.complete}
+def _finish(
+    result: NightResult, night: Journal | Recording, json_path: Path | None, report_path: Path | None
+) -> dict[str, Any]:
+    if isinstance(night, Journal):  # a recording's result already carries its source and start
+        result.start_unix_ns = night.start_unix_ns
+        result.source = {"path": str(night.path), "format": "nightcramp-journal", "complete": night.complete}
     doc = night_json(result)
     if json_path:
         write_night_json(result, json_path)
@@ -161,10 +217,9 @@ def _rate(text: str, what: str) -> float | None:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
-    journal = _open(args.path)
-    _warn_journal(journal)
-    result = analyze_journal(journal)
-    doc = _finish(result, journal, args.json, args.report)
+    night = _open_night(args.path, args.channel)
+    result = analyze_journal(night) if isinstance(night, Journal) else analyze_recording(night)
+    doc = _finish(result, night, args.json, args.report)
     print(format_summary(doc))
     for label, path in (("night JSON", args.json), ("report", args.report)):
         if path:
@@ -174,10 +229,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     speed = _speed(str(args.speed))
-    journal = _open(args.path)
-    _warn_journal(journal)
+    night = _open_night(args.path, args.channel)
     kinds = None if args.kinds == "all" else set(args.kinds.split(","))
-    start = _start_time(journal)
+    start = _start_time(night) if isinstance(night, Journal) else night.start_wall
 
     def on_event(e: Event) -> None:
         if kinds is None or e.kind in kinds:
@@ -189,10 +243,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress.clear()
             print(format_notice(n, start), flush=True)
 
-    progress = Progress(journal_duration_s(journal), label="replay")
-    result = asyncio.run(_replay(journal, speed, on_event, on_notice, progress))
+    if isinstance(night, Journal):
+        progress = Progress(journal_duration_s(night), label="replay")
+        result = asyncio.run(_replay(night, speed, on_event, on_notice, progress))
+    else:
+        progress = Progress(night.duration_s, label="replay")
+        result = replay_recording(
+            night, speed=speed, on_event=on_event, on_notice=on_notice, on_progress=progress.update
+        )
     progress.done()
-    doc = _finish(result, journal, args.json, args.report)
+    doc = _finish(result, night, args.json, args.report)
     print()
     print(format_summary(doc))
     return 0

@@ -7,13 +7,18 @@ Layout::
      "source": {"path", "format", "start_time" (ISO-8601 or null), "duration_s", "complete",
                 "streams": [{"name", "kind": "emg"|"acc", "leg": "left"|"right"|null, "fs_hz", "unit"}],
                 "devices": [{"device", "profile", "leg", "name", "address"}],
-                "packets", "malformed_packets", "mains_hz": {stream: Hz or null}},
+                "packets", "malformed_packets", "mains_hz": {stream: Hz or null},
+                and for a file made by another tool (EDF/BDF): "channels": {stream: [file labels]},
+                "annotations": [{"onset_s", "duration_s" (or null), "text"}], "warnings": [sentences]},
      "params": {...every detector parameter, in physical units...},
      "methods": "a paragraph describing the analysis",
      "events": [{"kind", "start_s", "end_s", "leg", ...kind-specific fields}],
      "summary": {...SPEC section 3 names in snake_case, "streams": {name: {valid_s, artifact_s, missing_s}}}}
 
-Times are seconds from the recording start; ``start_time`` anchors them to the wall clock.
+Times are seconds from the recording start; ``start_time`` anchors them to the wall clock (a journal's
+start in local time with its UTC offset; another tool's file's start as the file states it, without zone).
+A stream whose leg the file does not say is named ``emg:unknown`` / ``acc:unknown`` and has ``"leg": null``,
+as do its events.
 """
 
 from __future__ import annotations
@@ -41,17 +46,26 @@ def iso_time(unix_ns: int | None) -> str | None:
 def night_json(result: NightResult) -> dict[str, Any]:
     """The ``cramp-night/1`` document of one analysed night."""
     src = dict(result.source)
+    extra = {k: src[k] for k in ("channels", "annotations", "warnings") if k in src}
+    start = iso_time(result.start_unix_ns) if result.start_unix_ns is not None else result.start_time
     return {
         "schema": SCHEMA,
         "software": f"nightcramp {__version__}",
         "source": {
             "path": src.get("path"),
             "format": src.get("format", "nightcramp-journal"),
-            "start_time": iso_time(result.start_unix_ns),
+            "start_time": start,
             "duration_s": round(result.duration_s, 3),
             "complete": src.get("complete"),
             "streams": [
-                {"name": s.name, "kind": s.kind, "leg": s.leg, "fs_hz": s.fs_hz, "unit": s.unit} for s in result.streams
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "leg": s.leg if s.leg in ("left", "right") else None,
+                    "fs_hz": s.fs_hz,
+                    "unit": s.unit,
+                }
+                for s in result.streams
             ],
             "devices": [
                 {"device": d.device, "profile": d.profile, "leg": d.leg, "name": d.name, "address": d.address}
@@ -60,6 +74,7 @@ def night_json(result: NightResult) -> dict[str, Any]:
             "packets": result.packets,
             "malformed_packets": result.malformed,
             "mains_hz": result.mains_hz,
+            **extra,
         },
         "params": result.params.to_json(),
         "methods": methods_paragraph(result),

@@ -18,8 +18,10 @@ from nightcramp.text import clock, duration
 ROWS: tuple[tuple[str, str | None, str, str], ...] = (
     ("cramp", "left", "Cramp, left", "#D55E00"),
     ("cramp", "right", "Cramp, right", "#D55E00"),
+    ("cramp", "", "Cramp, leg unknown", "#D55E00"),  # "": events whose leg is null
     ("limb_movement", "left", "Leg movement, left", "#0072B2"),
     ("limb_movement", "right", "Leg movement, right", "#0072B2"),
+    ("limb_movement", "", "Leg movement, leg unknown", "#0072B2"),
     ("plm_series", None, "PLM series", "#56B4E9"),
     ("large_movement", None, "Large movement", "#009E73"),
     ("awakening", None, "Awakening", "#E69F00"),
@@ -91,7 +93,11 @@ def _timeline(night: Mapping[str, Any]) -> str:
     src = night["source"]
     total = max(float(src["duration_s"]), 1.0)
     start = src.get("start_time")
-    rows = [r for r in ROWS if any(e["kind"] == r[0] and (r[1] is None or e["leg"] == r[1]) for e in night["events"])]
+    rows = [
+        r
+        for r in ROWS
+        if any(e["kind"] == r[0] and (r[1] is None or e["leg"] == (r[1] or None)) for e in night["events"])
+    ]
     rows = rows or [ROWS[0]]
     left, width, row_h = 150, 860, 22
     height = 30 + row_h * len(rows)
@@ -113,7 +119,7 @@ def _timeline(night: Mapping[str, Any]) -> str:
         y = 22 + r * row_h
         out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>')
         for e in night["events"]:
-            if e["kind"] != kind or (leg is not None and e["leg"] != leg):
+            if e["kind"] != kind or (leg is not None and e["leg"] != (leg or None)):
                 continue
             x0 = left + width * e["start_s"] / total
             w = max(width * (e["end_s"] - e["start_s"]) / total, 1.5)

@@ -1,21 +1,27 @@
 """A night session: items from any source -> decoders -> device timelines -> the night detector.
 
 The same :class:`NightSession` serves live recording, replay and offline analysis; offline analysis
-(:func:`analyze_journal`) just hands it each device's whole night at once.
+(:func:`analyze_journal`) just hands it each device's whole night at once. Recordings made by other tools
+(EDF/BDF, read into whole-night arrays) are analysed offline with :func:`analyze_recording` and replayed
+chunk by chunk, as live data would arrive, with :func:`replay_recording`; both give the same events.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from detector.events import Event, sort_events
-from detector.night import NightDetector, Notice, StreamInfo
+from detector.events import Event, mask_to_runs, sort_events
+from detector.night import NightDetector, Notice, StreamInfo, analyze_streams
 from detector.params import DetectorParams
 from detector.summary import summarize
+from firmware_bridge.formats import Recording
 from firmware_bridge.journal import DeviceInfo, Journal, JournalEvent
 from firmware_bridge.profiles import DeviceProfile, get_profile
 from firmware_bridge.sources.base import Item, Packet
@@ -42,6 +48,7 @@ class NightResult:
     packets: int = 0
     malformed: int = 0
     source: dict[str, Any] = field(default_factory=dict)
+    start_time: str | None = None  #: ISO-8601 start as a file states it (used when ``start_unix_ns`` is None)
 
 
 @dataclass
@@ -220,3 +227,112 @@ def analyze_journal(journal: Journal, params: DetectorParams | None = None) -> N
     result = session.finish(journal_duration_s(journal))
     result.start_unix_ns = journal.start_unix_ns
     return result
+
+
+# -- recordings made by other tools ----------------------------------------------------------------
+def recording_source(rec: Recording) -> dict[str, Any]:
+    """The night JSON's ``source`` fields that describe a recording read from another tool's file."""
+    return {
+        "path": str(rec.path),
+        "format": rec.format,
+        "complete": rec.complete,
+        "channels": {s.info.name: list(s.labels) for s in rec.signals},
+        "annotations": [
+            {"onset_s": round(a.onset_s, 6), "duration_s": a.duration_s, "text": a.text} for a in rec.annotations
+        ],
+        "warnings": list(rec.warnings),
+    }
+
+
+def _unknown_leg(rec: Recording) -> bool:
+    """A file whose one band says no leg: the detector files such a band under "left"; we report None."""
+    return any(s.info.leg is None for s in rec.signals)
+
+
+def _relabel(events: list[Event], unknown: bool) -> list[Event]:
+    if not unknown:
+        return events
+    return [dataclasses.replace(e, leg=None) if e.leg == "left" else e for e in events]
+
+
+def _recording_result(rec: Recording, det: NightDetector) -> NightResult:
+    events = _relabel(det.all_events(), _unknown_leg(rec))
+    summary = summarize(events, duration_s=rec.duration_s, sleep=det.sleep_info(), streams=det.valid_seconds())
+    return NightResult(
+        events=events,
+        summary=summary,
+        streams=list(det.streams.values()),
+        devices=[],
+        duration_s=rec.duration_s,
+        start_unix_ns=None,
+        params=det.params,
+        mains_hz=det.mains_hz,
+        source=recording_source(rec),
+        start_time=rec.start_wall,
+    )
+
+
+def analyze_recording(rec: Recording, params: DetectorParams | None = None) -> NightResult:
+    """Offline analysis of a recording read from another tool's file (each stream's night at once)."""
+    det = analyze_streams([(s.info, s.data) for s in rec.signals], duration_s=rec.duration_s, params=params)
+    return _recording_result(rec, det)
+
+
+def replay_recording(
+    rec: Recording,
+    params: DetectorParams | None = None,
+    *,
+    chunk_s: float | None = None,
+    speed: float = math.inf,
+    on_event: Callable[[Event], None] | None = None,
+    on_notice: Callable[[Notice], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> NightResult:
+    """Replay a recording as live data: ``chunk_s`` seconds of every stream at a time, in time order, through
+    the online detector (at ``speed`` times real time; ``inf`` = as fast as possible). ``chunk_s`` defaults to
+    1 s when paced and 10 s at full speed. Missing samples (NaN) are not sent, as a live band sends nothing
+    during a dropout. Gives the same events as :func:`analyze_recording`."""
+    if chunk_s is None:
+        chunk_s = 10.0 if math.isinf(speed) else 1.0
+    if not (chunk_s > 0 and speed > 0):
+        raise ValueError(f"chunk_s and speed must be positive, got {chunk_s} and {speed}")
+    det = NightDetector([s.info for s in rec.signals], params)
+    unknown = _unknown_leg(rec)
+    if on_event is not None and unknown:
+        deliver = on_event
+        on_event = lambda e: deliver(_relabel([e], True)[0])  # noqa: E731
+    t_wall = time.perf_counter()
+    n_chunks = max(1, math.ceil(rec.duration_s / chunk_s))
+    for k in range(n_chunks):
+        for sig in rec.signals:
+            fs = sig.info.fs_hz
+            a, b = round(k * chunk_s * fs), round((k + 1) * chunk_s * fs)
+            block = sig.data[..., a:b].reshape(sig.info.n_channels, -1)
+            for ra, rb in mask_to_runs(np.isfinite(block).all(axis=0)).tolist():
+                part = block[0, ra:rb] if sig.info.kind == "emg" else block[:, ra:rb]
+                _deliver(det, det.push(sig.info.name, a + ra, part), on_event, on_notice)
+        t_data = min((k + 1) * chunk_s, rec.duration_s)
+        if on_progress is not None:
+            on_progress(t_data)
+        if math.isfinite(speed):
+            wait = t_wall + t_data / speed - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+    _deliver(det, det.finish(rec.duration_s), on_event, on_notice)
+    return _recording_result(rec, det)
+
+
+def _deliver(
+    det: NightDetector,
+    events: list[Event],
+    on_event: Callable[[Event], None] | None,
+    on_notice: Callable[[Notice], None] | None,
+) -> None:
+    if det.notices:
+        notices, det.notices = det.notices, []
+        if on_notice:
+            for n in notices:
+                on_notice(n)
+    if on_event:
+        for e in sort_events(events):
+            on_event(e)

@@ -66,6 +66,8 @@ def format_summary(night: Mapping[str, Any]) -> str:
         lines.append("Cramps: none detected")
     else:
         legs = ", ".join(f"{s[f'cramp_count_{leg}']} {leg}" for leg in ("left", "right") if s[f"cramp_count_{leg}"])
+        unknown = n - s["cramp_count_left"] - s["cramp_count_right"]
+        legs = ", ".join(x for x in (legs, f"{unknown} on a leg the file does not name" if unknown else "") if x)
         lines.append(
             f"Cramps: {n} ({legs}); total {duration(s['cramp_total_s'])}, longest {duration(s['cramp_longest_s'])}, "
             f"median {duration(s['cramp_median_s'])}; {s['cramps_followed_by_awakening']} followed by an awakening"

@@ -51,31 +51,37 @@ class Recording:
     signals: list[Signal]
     annotations: list[Annotation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  #: plausibility notes for the user (one sentence each)
+    complete: bool = True  #: False when the file was cut short and only the data before the cut was read
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelRole:
-    """What ``--channel LABEL=emg:left`` or ``LABEL=acc:right:x`` says a channel is."""
+    """What ``--channel LABEL=emg:left``, ``LABEL=acc:right:x`` or ``LABEL=ignore`` says a channel is."""
 
-    kind: str  #: "emg" or "acc"
+    kind: str  #: "emg", "acc" or "ignore" (leave the channel out)
     leg: str | None  #: "left", "right" or None (unknown)
     axis: str | None  #: "x", "y", "z" for acceleration, None for EMG
 
 
-_ROLE = re.compile(r"^(emg|acc)(?::(left|right|l|r|unknown))?(?::([xyz]))?$")
+_ROLE = re.compile(r"^(emg|acc)(?::(left|right|l|r|unknown))?(?::([xyz]))?$|^(ignore)$")
 
 
 def parse_channel_map(items: list[str] | None) -> dict[str, ChannelRole]:
-    """``["EMG1=emg:left", "AX=acc:left:x", ...]`` -> label -> role; raises ValueError with one sentence."""
+    """``["EMG1=emg:left", "AX=acc:left:x", "ECG=ignore", ...]`` -> label -> role; raises ValueError with one
+    sentence."""
     out: dict[str, ChannelRole] = {}
     for item in items or []:
         label, sep, role = item.rpartition("=")
         m = _ROLE.match(role.strip().lower())
         if not sep or not label or m is None:
             raise ValueError(
-                f"--channel {item!r} is not LABEL=KIND[:LEG][:AXIS], e.g. 'EMG1=emg:left' or 'AccX=acc:right:x'"
+                f"--channel {item!r} is not LABEL=KIND[:LEG][:AXIS], e.g. 'EMG1=emg:left', 'AccX=acc:right:x' "
+                "or 'ECG=ignore'"
             )
-        kind, leg, axis = m.groups()
+        kind, leg, axis, ignore = m.groups()
+        if ignore:
+            out[label.strip()] = ChannelRole("ignore", None, None)
+            continue
         if kind == "acc" and axis is None:
             raise ValueError(f"--channel {item!r} names an accelerometer channel without its axis (:x, :y or :z)")
         if kind == "emg" and axis is not None:

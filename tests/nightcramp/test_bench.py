@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nightcramp.bench import _streaming_share, reference_pipeline
@@ -31,3 +33,23 @@ def test_evaluation_case_scores_a_short_night() -> None:
     row = run_case((case, 12345, 0.05))  # a 24-min night
     assert row["hours"] == 0.4 and set(row["scores"]) == {"cramp", "awakening", "limb_movement"}
     assert row["scores"]["cramp"].fn + row["scores"]["cramp"].tp == row["truth_cramps"]
+
+
+def test_the_benchmark_bdf_is_a_valid_bdf_that_reads_back_its_night(tmp_path: Path) -> None:
+    import edfio
+
+    from detector.simulate import NightConfig, simulate_night
+    from firmware_bridge.formats import read_edf
+    from nightcramp.bench import write_bdf
+
+    night = simulate_night(NightConfig(duration_s=120.0, dropouts=False), rng=np.random.default_rng(2))
+    path = write_bdf(tmp_path / "n.bdf", night)
+    theirs = edfio.read_bdf(path)  # another library agrees it is a BDF with these channels
+    assert [s.label for s in theirs.signals][:4] == ["EMG L", "Acc L X", "Acc L Y", "Acc L Z"]
+    assert theirs.signals[0].sampling_frequency == 2000 and theirs.signals[1].sampling_frequency == 100
+    rec = read_edf(path)
+    emg, acc = rec.signals[0].data, rec.signals[1].data
+    lsb_uv, lsb_g = 3276.8 / 2**23, 8.0 / 2**23
+    np.testing.assert_allclose(emg, np.repeat(night.emg["left"], 2), atol=lsb_uv)
+    np.testing.assert_allclose(acc, night.acc["left"], atol=lsb_g)
+    np.testing.assert_allclose(emg, theirs.signals[0].data, atol=1e-6 * 3276.8)
