@@ -161,6 +161,24 @@ def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], m
     return out
 
 
+_WEIGHT_ROWS = 512  #: rows per matrix product with the (few-column) Parseval weights
+
+
+def _product_in_fixed_blocks(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``a @ b`` computed ``_WEIGHT_ROWS`` rows at a time (the last block zero-padded).
+
+    With only a few columns, BLAS picks its kernel by the number of rows, and different kernels round
+    differently; a fixed block size keeps every frame's result the same however frames are chunked."""
+    n = a.shape[0]
+    pad = -n % _WEIGHT_ROWS
+    if pad:
+        a = np.concatenate((a, np.zeros((pad, a.shape[1]), dtype=a.dtype)))
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for lo in range(0, a.shape[0], _WEIGHT_ROWS):
+        np.matmul(a[lo : lo + _WEIGHT_ROWS], b, out=out[lo : lo + _WEIGHT_ROWS])
+    return out[:n]
+
+
 class EmgProcessor:
     """One EMG stream, sample chunks in, :class:`EmgFrames` out."""
 
@@ -223,7 +241,7 @@ class EmgProcessor:
         coef = g[:n_frames, :k]
         spec = g[:, k:]
         np.multiply(spec, spec, out=spec)
-        ms = (spec @ fb.weights).astype(np.float64)[:n_frames]
+        ms = _product_in_fixed_blocks(spec, fb.weights).astype(np.float64)[:n_frames]
         out = np.empty((5, n_frames))
         out[0] = ms[:, 0]
         out[1] = ms[:, 1] + (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length

@@ -147,6 +147,7 @@ class NightDetector:
             if lg.emg is None:
                 lg.t1 = RunTracker(self._f(p.events.cramp_merge_gap_s))
         self._tremor_runs: list[tuple[_Leg, Run]] = []  # waiting to see whether a stretch or getting up follows
+        self._contractions: list[tuple[_Leg, Run]] = []  # sustained EMG contractions waiting for their end
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
         self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
         self._sleep = (
@@ -301,6 +302,7 @@ class NightDetector:
                 out += self._leg_sync(leg, a, b)
             elif leg.t1 is not None:
                 self._tremor_sync(leg, a, b)
+        self._release_contractions(b)
         self._release_tremor(b)
         if self._acc_legs:
             out += self._body_sync(a, b)
@@ -340,7 +342,7 @@ class NightDetector:
         strong, _ = self._strong(leg, a, b)
         onset = self._get(leg.emg, "slow_ratio", a, b) >= self.params.events.cramp_on_ratio
         for r in leg.c1.push(strong, a, hi=onset, breaks=~valid):
-            self._consider_cramp(leg, r)
+            self._contractions.append((leg, r))  # judged once the frames after it are known
         self._notice(leg, b)
         return []
 
@@ -382,6 +384,18 @@ class NightDetector:
             return True
         acc = self._store[leg.acc]
         return acc.fraction("upright", start, stop) <= 0.5 and acc.fraction("moving", start, stop) <= 0.3
+
+    def _release_contractions(self, upto: int | None) -> None:
+        """Consider the sustained contractions whose final stretch (``cramp_stretch_s`` after them) is
+        known by frame ``upto`` (all of them if None), so that any chunking judges the same frames."""
+        ahead = self._f(self.params.events.cramp_stretch_s)
+        keep = []
+        for leg, r in self._contractions:
+            if upto is not None and upto < r.stop + ahead:
+                keep.append((leg, r))
+            else:
+                self._consider_cramp(leg, r)
+        self._contractions = keep
 
     def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
@@ -568,7 +582,7 @@ class NightDetector:
                 for r in leg.l1.finish():
                     self._lm_candidate(leg, r)
                 for r in leg.c1.finish():
-                    self._consider_cramp(leg, r)
+                    self._contractions.append((leg, r))
                 for r in leg.t1.finish() if leg.t1 is not None else []:
                     self._tremor_candidate(leg, r)
             for name, trk in self._gap_trk.items():
@@ -589,6 +603,7 @@ class NightDetector:
             if self._sleep is not None:
                 self._sleep.finish()
         if final:
+            self._release_contractions(None)
             self._release_tremor(None)
         out += self._release_sleep(final)
         out += self._release_cramps(final)

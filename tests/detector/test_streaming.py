@@ -170,3 +170,30 @@ def test_run_tracker_any_chunking_equals_oracle(data: list[int], gap: int, cuts:
         pos += piece.size
     got += trk.finish()
     assert [(r.start, r.stop, r.first_hi) for r in got] == run_tracker_oracle(mask, hi, brk & ~mask, gap)
+
+
+def test_emg_frames_are_bit_identical_for_one_second_pushes() -> None:
+    """10 frames a push (a live band at 1 kHz) or 18,000 at once: the same numbers to the last bit."""
+    import dataclasses
+
+    from detector.emg import EmgProcessor
+    from detector.params import EmgParams
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(1_800_000) * 5.0 * (1.0 + 3.0 * (rng.random(1_800_000) < 0.1))).astype(np.float32)
+
+    def frames(step: int) -> dict[str, np.ndarray]:
+        proc = EmgProcessor(fs=1000.0, params=EmgParams(), frame_hz=10, full_scale_uv=None)
+        out = []
+        for a in range(0, x.size, step):
+            out += proc.push(a, x[a : a + step])
+        out += proc.finish(x.size)
+        return {
+            f.name: np.concatenate([np.asarray(getattr(fr, f.name)) for fr in out])
+            for f in dataclasses.fields(out[0])
+            if f.name != "first"
+        }
+
+    whole, live = frames(x.size), frames(1000)
+    for name, values in whole.items():
+        np.testing.assert_array_equal(live[name], values, err_msg=name)

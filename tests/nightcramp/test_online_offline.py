@@ -80,3 +80,20 @@ def test_accelerometer_only_detector_chunked_equals_batch(acc_night: SimulatedNi
     assert sum(e.kind == "cramp" for e in batch) == 2
     for seed in (5, 6):
         assert as_json(push_night(acc_night, np.random.default_rng(seed))) == as_json(batch)
+
+
+def test_one_second_chunks_at_1khz_equal_batch() -> None:
+    """Live bands hand over about a second at a time: 10 EMG frames per push, judged like a whole night."""
+    from detector.simulate import NightConfig, simulate_night
+
+    cfg = NightConfig(duration_s=1800.0, emg_fs_hz=1000.0, acc_fs_hz=100.0, n_cramps=2, dropouts=False)
+    night = simulate_night(cfg, rng=np.random.default_rng(5))
+    batch = push_night(night, None)
+    assert any(e.kind == "cramp" for e in batch)
+    det = NightDetector(stream_infos(cfg.legs, emg_fs=1000.0, acc_fs=100.0, emg_full_scale_uv=3276.7))
+    for k in range(1800):
+        for leg in cfg.legs:
+            det.push(f"emg:{leg}", k * 1000, night.emg[leg][k * 1000 : (k + 1) * 1000])
+            det.push(f"acc:{leg}", k * 100, night.acc[leg][:, k * 100 : (k + 1) * 100])
+    det.finish(cfg.duration_s)
+    assert as_json(det.all_events()) == as_json(batch)
