@@ -164,7 +164,10 @@ def read_openbci(
     layout = tio.Layout(",", header_no + 1, labels)
     values = tio.read_columns(path, layout, cols)
     if values.shape[1] < 2:
-        raise RecordingError(f"{tio.name(path)} holds {values.shape[1]} rows of data; a recording needs more")
+        rows = values.shape[1]
+        raise RecordingError(
+            f"{tio.name(path)} holds {rows} row{'s' if rows != 1 else ''} of data; a recording needs more"
+        )
     tio.check_finite(path, layout, values, [labels[c] for c in cols])
     row = {c: values[k] for k, c in enumerate(cols)}
     sample_index, stamps = row[index["sample index"]], row[index["timestamp"]]
