@@ -8,7 +8,7 @@
   previous packet (at most 1.5 typical sample periods each, so a packet after a hole keeps its rate).
 - **Rate.** The typical step is the median step. The measured rate is the number of steps shorter than 1.5
   typical steps over the time they span (so millisecond-rounded stamps still give the true mean rate).
-- **Steady clock.** When every stamp lies within half a sample period of one straight line through the
+- **Steady clock.** When every stamp lies within 0.3 sample periods of one straight line through the
   sample numbers (a sensor stamping its own regular samples, with stamping jitter), the samples are placed
   by number at the fitted rate and keep their values: no interpolation, whose smoothing would dull the
   calf's vibration. Otherwise (samples truly taken at irregular times) they are interpolated onto a grid.
@@ -120,15 +120,17 @@ def grid_rate(measured_hz: float) -> float:
     return max(round(measured_hz, 2), 0.01)
 
 
-STEADY_TOLERANCE = 0.5  #: stamps within this many sample periods of one straight line come from a steady clock
+STEADY_TOLERANCE = 0.3  #: stamps within this many sample periods of one straight line come from a steady clock
 
 
 def steady_numbers(t_s: FloatArray, measured_hz: float) -> tuple[npt.NDArray[np.int64], float, float] | None:
     """Sample numbers ``k`` and the line ``t = a + b k`` when the stamps come from one steady clock (every
-    stamp within half a period of the line), else None.
+    stamp within 0.3 sample periods of the line), else None.
 
     Each step is rounded to whole periods (so a hole of any length keeps the count of the samples lost in
-    it); the line is fitted by least squares, twice (the second time with the fitted period).
+    it); the line is fitted by least squares, twice (the second time with the fitted period). A step
+    miscounted by one sample shifts every later stamp by a period, which leaves residuals of about half a
+    period: such a file is not taken as steady.
     """
     d = np.diff(t_s)
     period = 1.0 / measured_hz
