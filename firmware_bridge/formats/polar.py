@@ -33,6 +33,7 @@ PHONE = "phone timestamp"
 SENSOR = "sensor timestamp [ns]"
 ACC_COLUMNS = ("x [mg]", "y [mg]", "z [mg]")
 ECG_COLUMN = "ecg [uv]"
+_SHOWN = {"x [mg]": "X [mg]", "y [mg]": "Y [mg]", "z [mg]": "Z [mg]", "ecg [uv]": "ecg [uV]"}
 RATE_MATCH = 1e-4  #: files of one stream kind whose rates differ by less than this (0.01 %) share the first file's rate
 START_WINDOW_S = 300.0  #: the packets of the first five minutes estimate the phone-to-sensor clock offset
 
@@ -84,7 +85,7 @@ def _read_stream(path: str | os.PathLike[str], channels: Mapping[str, ChannelRol
     if not kind or lacking:
         raise RecordingError(
             f"{tio.name(path)} lacks the column{'s' if len(lacking) > 1 else ''} "
-            f"{', '.join(repr(c) for c in lacking or ('X [mg]', 'Y [mg]', 'Z [mg]'))} of a Polar Sensor Logger "
+            f"{', '.join(repr(_SHOWN.get(c, c)) for c in lacking or ACC_COLUMNS)} of a Polar Sensor Logger "
             f"ACC (or 'ecg [uV]' of an ECG) file"
         )
     cols = [index[c] for c in wanted]

@@ -4,6 +4,7 @@ simple CSV, plain or gzip-compressed. :func:`read_text_recording` tells them apa
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from firmware_bridge.formats import _textio as tio
@@ -27,6 +28,14 @@ def sniff_text(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def _names_mapped_column(path: str | os.PathLike[str], channels: Mapping[str, ChannelRole]) -> bool:
+    """Whether the first non-comment line is a comma, semicolon or tab separated header with a mapped label
+    (a CSV whose columns are all named by the ``--channel`` map)."""
+    header = next((ln for ln in tio.head_lines(path) if ln.strip() and not ln.lstrip().startswith("#")), "")
+    cells = {tio.norm_label(c) for c in re.split(r"[,;\t]", header)}
+    return any(tio.norm_label(label) in cells for label in channels)
+
+
 def read_text_recording(
     path: str | os.PathLike[str], channels: Mapping[str, ChannelRole] | None = None, leg: str | None = None
 ) -> Recording:
@@ -41,7 +50,7 @@ def read_text_recording(
         return read_polar(path, leg=leg, channels=channels)
     if kind == "openbci":
         return read_openbci(path, channels=channels, leg=leg)
-    if kind == "csv":
+    if kind == "csv" or (kind is None and channels and _names_mapped_column(path, channels)):
         return read_simple_csv(path, channels=channels, leg=leg)
     lines = tio.head_lines(path, 1)
     first = tio.clip(lines[0]) if lines else "empty"

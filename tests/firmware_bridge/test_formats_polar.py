@@ -238,7 +238,10 @@ def _acc_lines(n: int = 200) -> list[str]:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda r: [";".join(ACC_HEADER[:3] + ACC_HEADER[4:]), *r[1:]], r"lacks the column 'y \[mg\]'"),
+        (
+            lambda r: [";".join(ACC_HEADER[:3] + ACC_HEADER[4:]), *r[1:]],
+            r"lacks the column 'Y \[mg\]' of a Polar Sensor Logger ACC",
+        ),
         (lambda r: r[:1], "has a header but no rows of data"),
         (lambda r: r[:2], "holds 1 sample; a recording needs more"),
         (

@@ -59,6 +59,14 @@ def test_channel_map_reaches_the_reader(tmp_path: Path) -> None:
     path.write_text(OPENBCI)
     rec = read_text_recording(path, channels={"EXG Channel 0": ChannelRole("emg", "right", None)})
     assert [s.info.name for s in rec.signals] == ["emg:right"]
+    # a CSV whose signal columns are all named by the map is still a CSV
+    path.write_text(
+        "# fs_hz: 500\nCalf EMG;note\n" + "".join(f"{(-1) ** i * 3},1\n".replace(",", ";") for i in range(600))
+    )
+    assert sniff_text(path) is None
+    rec = read_text_recording(path, channels={"calf emg": ChannelRole("emg", "left", None)})
+    assert rec.format == "CSV" and [s.info.name for s in rec.signals] == ["emg:left"]
+    assert rec.signals[0].data.size == 600 and rec.signals[0].info.fs_hz == 500.0
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
