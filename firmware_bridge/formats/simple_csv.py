@@ -39,11 +39,12 @@ _META = re.compile(r"^#\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$")
 
 
 def _split_header(line: str) -> tuple[str, list[str]]:
-    """The delimiter (comma, or semicolon or tab when the header uses those) and the stripped labels."""
+    """The delimiter (comma, or semicolon or tab when the header uses those) and the labels, stripped of
+    spaces and of the quotes some programs put around text."""
     for d in (",", ";", "\t"):
         if d in line:
-            return d, [c.strip() for c in line.split(d)]
-    return ",", [line.strip()]
+            return d, [c.strip().strip('"').strip() for c in line.split(d)]
+    return ",", [line.strip().strip('"').strip()]
 
 
 def is_simple_csv(lines: list[str]) -> bool:

@@ -47,7 +47,7 @@ def test_two_rates_in_one_file_units_and_start(tmp_path: Path) -> None:
         [f"{v:.5f}" if on else "" for v, on in zip(a[2], every10, strict=True)],
         ["ok"] * n,
     ]
-    header = ["time_s", "emg_left_mv", "acc_left_x_ms2", "ACC_LEFT_Y_MG", " acc_left_z_g ", "note"]
+    header = ['"time_s"', "emg_left_mv", "acc_left_x_ms2", "ACC_LEFT_Y_MG", " acc_left_z_g ", "note"]
     path = write_csv(tmp_path / "night.csv", header, cols, ("# from a spreadsheet", "# start: 2026-11-21T23:02:11"))
     rec = read_simple_csv(path)
     emg, acc = rec.signals
