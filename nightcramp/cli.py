@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gzip
 import json
 import logging
 import math
@@ -129,7 +130,13 @@ def _channel_option(p: argparse.ArgumentParser) -> None:
         "--channel",
         action="append",
         metavar="LABEL=KIND[:LEG][:AXIS]",
-        help="what an EDF/BDF channel is, e.g. 'EMG1=emg:left', 'AccX=acc:right:x' or 'ECG=ignore' (repeatable)",
+        help="what a channel of another tool's file is, e.g. 'EMG1=emg:left', 'AccX=acc:right:x' or 'ECG=ignore' "
+        "(repeatable)",
+    )
+    p.add_argument(
+        "--leg",
+        choices=("left", "right"),
+        help="the leg of a band whose file does not say (Polar Sensor Logger, one-channel OpenBCI, CSV)",
     )
 
 
@@ -142,18 +149,25 @@ def _is_journal(path: Path) -> bool:
             head = fh.read(8)
     except OSError:
         return False
-    return head == MAGIC or head[:2] == b"\x1f\x8b"
+    if head[:2] == b"\x1f\x8b":  # a compressed journal, or a compressed text export
+        try:
+            with gzip.open(path, "rb") as gz:
+                head = gz.read(len(MAGIC))
+        except (OSError, EOFError):
+            return False
+    return head == MAGIC
 
 
-def _open_night(path: Path, channels: list[str] | None) -> Journal | Recording:
-    """A native journal, or a recording made by another tool (EDF/EDF+/BDF); warnings go to stderr."""
+def _open_night(path: Path, channels: list[str] | None, leg: str | None = None) -> Journal | Recording:
+    """A native journal, or a recording made by another tool (EDF/EDF+/BDF, text exports); warnings go to
+    stderr."""
     if not path.exists():
-        raise UserError(f"{path} does not exist; give the path of a recording (.ncr, .edf or .bdf)")
+        raise UserError(f"{path} does not exist; give the path of a recording (.ncr, .edf, .bdf, .txt or .csv)")
     if path.is_dir():
-        raise UserError(f"{path} is a folder; give the path of a recording (.ncr, .edf or .bdf) inside it")
+        raise UserError(f"{path} is a folder; give the path of a recording (.ncr, .edf, .bdf, .txt or .csv) inside it")
     if _is_journal(path):
-        if channels:
-            raise UserError("--channel applies to EDF/BDF files; a .ncr recording says what its channels are")
+        if channels or leg:
+            raise UserError("--channel and --leg apply to other tools' files; a .ncr recording says what it holds")
         journal = _open(path)
         _warn_journal(journal)
         return journal
@@ -161,7 +175,7 @@ def _open_night(path: Path, channels: list[str] | None) -> Journal | Recording:
         mapping = parse_channel_map(channels)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    rec = read_recording(path, mapping)
+    rec = read_recording(path, mapping, leg=leg)
     for w in rec.warnings:
         print(f"cramp: warning: {w}", file=sys.stderr)
     return rec
@@ -217,7 +231,7 @@ def _rate(text: str, what: str) -> float | None:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
-    night = _open_night(args.path, args.channel)
+    night = _open_night(args.path, args.channel, args.leg)
     result = analyze_journal(night) if isinstance(night, Journal) else analyze_recording(night)
     doc = _finish(result, night, args.json, args.report)
     print(format_summary(doc))
@@ -229,7 +243,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     speed = _speed(str(args.speed))
-    night = _open_night(args.path, args.channel)
+    night = _open_night(args.path, args.channel, args.leg)
     kinds = None if args.kinds == "all" else set(args.kinds.split(","))
     start = _start_time(night) if isinstance(night, Journal) else night.start_wall
 

@@ -2,7 +2,8 @@
 
 Every reader returns a :class:`Recording`: one :class:`Signal` per detector stream (EMG in µV, one channel;
 acceleration in g, three axes), each on its own uniform clock from t=0 = the recording start, with NaN where
-no data exists (discontinuous EDF+ records, holes in a CSV), plus the file's own annotations. Readers raise
+no data exists (discontinuous EDF+ records, holes in a CSV), plus the file's own annotations. Signals the
+detector does not use but an export should keep (a Polar strap's ECG) are :class:`ExtraSignal`. Readers raise
 :class:`RecordingError` with one sentence naming the file and the problem.
 """
 
@@ -42,6 +43,18 @@ class Annotation:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExtraSignal:
+    """A signal carried along for export but not analysed (for example a chest strap's ECG): ``data`` ``(n,)``
+    in ``unit`` at ``fs_hz``, sample ``i`` at ``i / fs_hz`` s from the recording start, NaN where missing."""
+
+    label: str  #: e.g. "ECG"
+    kind: str  #: what it is, e.g. "ecg"
+    unit: str  #: e.g. "uV"
+    fs_hz: float
+    data: npt.NDArray[np.floating[Any]]
+
+
 @dataclass
 class Recording:
     path: Path
@@ -52,6 +65,7 @@ class Recording:
     annotations: list[Annotation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  #: plausibility notes for the user (one sentence each)
     complete: bool = True  #: False when the file was cut short and only the data before the cut was read
+    extra: list[ExtraSignal] = field(default_factory=list)  #: non-detector signals, kept for export
 
 
 @dataclass(frozen=True, slots=True)
