@@ -24,6 +24,9 @@ import numpy as np
 from detector.events import Event
 from detector.night import Notice
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.formats.edf_export import write_edf_plus
+from firmware_bridge.formats.native import journal_recording, start_datetime
+from firmware_bridge.formats.recording import RecordingError
 from firmware_bridge.journal import Journal, JournalWriter, read_journal
 from firmware_bridge.sources import ReplaySource
 from nightcramp import __version__
@@ -52,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (UserError, BridgeError, SessionError) as exc:
+    except (UserError, BridgeError, SessionError, RecordingError) as exc:
         print(f"cramp: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -90,7 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("path", type=Path)
     a.add_argument("--json", type=Path, help="write the night JSON (cramp-night/1) here")
     a.add_argument("--report", type=Path, help="write the HTML report here")
+    a.add_argument("--edf", type=Path, help="write the signals and every detected event as EDF+ here")
     a.set_defaults(func=cmd_analyze)
+
+    x = sub.add_parser("export", help="analyse a recorded night and write it as EDF+ with the events as annotations")
+    x.add_argument("path", type=Path)
+    x.add_argument("out", type=Path, help="EDF+ file to write (.edf)")
+    x.set_defaults(func=cmd_export)
 
     r = sub.add_parser("replay", help="replay a recorded night, printing events as they are detected")
     r.add_argument("path", type=Path)
@@ -161,6 +170,8 @@ def _rate(text: str, what: str) -> float | None:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
+    if args.edf:
+        _check_output(args.edf, args.path)
     journal = _open(args.path)
     _warn_journal(journal)
     result = analyze_journal(journal)
@@ -169,7 +180,47 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for label, path in (("night JSON", args.json), ("report", args.report)):
         if path:
             print(f"Wrote the {label} to {path}")
+    if args.edf:
+        _write_edf(journal, result, args.edf)
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _check_output(args.out, args.path)
+    journal = _open(args.path)
+    _warn_journal(journal)
+    result = analyze_journal(journal)
+    _write_edf(journal, result, args.out)
+    return 0
+
+
+def _check_output(out: Path, source: Path) -> None:
+    """Refuse an export path that would replace the recording itself or is a folder."""
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the name of the EDF+ file to write, e.g. {out / 'night.edf'}")
+    if out.exists() and source.exists() and out.samefile(source):
+        raise UserError(f"{out} is the recording being exported; give another name for the EDF+ file")
+
+
+def _write_edf(journal: Journal, result: NightResult, out: Path) -> None:
+    """Write the night as EDF+ (signals plus every event as an annotation) and say so."""
+    recording = journal_recording(journal)
+    export = write_edf_plus(
+        out,
+        recording.signals,
+        result.events,
+        start_datetime(journal.start_unix_ns),
+        duration_s=result.duration_s,
+        sleep_onset_s=result.summary.get("sleep_onset_s"),
+        final_wake_s=result.summary.get("final_wake_s"),
+        equipment=f"NightCramp_{__version__}",
+    )
+    for label, (old, new) in export.resampled.items():
+        print(f"cramp: note: {label} resampled from {old:g} Hz to {new:g} Hz to fit whole EDF records", file=sys.stderr)
+    print(
+        f"Wrote the EDF+ to {out} ({len(export.labels)} channels, {len(export.annotations)} annotations, "
+        f"{export.record_s}-s records)"
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
