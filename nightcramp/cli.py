@@ -195,9 +195,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _check_output(out: Path, source: Path) -> None:
-    """Refuse an export path that would replace the recording itself or is a folder."""
+    """Refuse, before the analysis, an export path that is a folder, lies in no folder or is the recording."""
     if out.is_dir():
         raise UserError(f"{out} is a folder; give the name of the EDF+ file to write, e.g. {out / 'night.edf'}")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist; create it or choose another")
     if out.exists() and source.exists() and out.samefile(source):
         raise UserError(f"{out} is the recording being exported; give another name for the EDF+ file")
 
