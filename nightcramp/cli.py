@@ -189,6 +189,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _check_output(args.out, args.path)
     journal = _open(args.path)
     _warn_journal(journal)
+    print(f"Analysing {args.path.name} ({journal_duration_s(journal) / 3600:.1f} h) ...", file=sys.stderr, flush=True)
     result = analyze_journal(journal)
     _write_edf(journal, result, args.out)
     return 0
@@ -206,6 +207,7 @@ def _check_output(out: Path, source: Path) -> None:
 
 def _write_edf(journal: Journal, result: NightResult, out: Path) -> None:
     """Write the night as EDF+ (signals plus every event as an annotation) and say so."""
+    print(f"Writing the EDF+ to {out} ...", file=sys.stderr, flush=True)
     recording = journal_recording(journal)
     export = write_edf_plus(
         out,
