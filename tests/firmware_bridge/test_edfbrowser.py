@@ -185,23 +185,31 @@ def test_edfbrowser_opens_the_export_and_draws_it(display: str, short_recording:
             assert remote.command("TIMESCALE 60") == NO_ERROR
             assert remote.command(f"VIEWTIME {first_cramp - 15:.1f}") == NO_ERROR
             assert float(remote.query("VIEWTIME?")) == pytest.approx(first_cramp - 15, abs=0.1)
-            time.sleep(1.0)  # let the window repaint
-            shot = subprocess.run(
-                ["xwd", "-root", "-silent", "-display", display], capture_output=True, timeout=TIMEOUT_S, check=True
-            ).stdout
+            deadline = time.monotonic() + TIMEOUT_S
+            while True:  # the window repaints on its own time: look again until the traces are drawn
+                time.sleep(0.5)
+                shot = subprocess.run(
+                    ["xwd", "-root", "-silent", "-display", display], capture_output=True, timeout=TIMEOUT_S, check=True
+                ).stdout
+                rgb = read_xwd(shot)
+                if traces_drawn(rgb) or time.monotonic() > deadline:
+                    break
         finally:
             remote.close()
     finally:
         _stop(viewer)
 
-    rgb = read_xwd(shot)
     if target := os.environ.get("NIGHTCRAMP_EDFBROWSER_SCREENSHOT"):
         write_png(Path(target), rgb)
     assert rgb.shape == (HEIGHT, WIDTH, 3)
     colours = np.unique(rgb.reshape(-1, 3), axis=0)
     assert len(colours) > 20, "the screen is (nearly) uniform: no window was drawn"
-    # EDFbrowser draws traces in yellow by default: four traces across the 60-s page
-    trace = (rgb[..., 0] > 200) & (rgb[..., 1] > 200) & (rgb[..., 2] < 80)
-    columns_with_trace = np.flatnonzero(trace.any(axis=0))
-    assert trace.sum() > 4 * 500 and np.ptp(columns_with_trace) > WIDTH // 2
+    assert traces_drawn(rgb), "EDFbrowser drew no traces"
     assert len(export.annotations) > 10
+
+
+def traces_drawn(rgb: npt.NDArray[np.uint8]) -> bool:
+    """EDFbrowser draws traces in yellow by default: four traces across most of the 60-s page."""
+    trace = (rgb[..., 0] > 200) & (rgb[..., 1] > 200) & (rgb[..., 2] < 80)
+    columns = np.flatnonzero(trace.any(axis=0))
+    return bool(trace.sum() > 4 * 500 and columns.size and np.ptp(columns) > WIDTH // 2)
