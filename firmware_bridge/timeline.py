@@ -173,11 +173,21 @@ class DeviceTimeline:
 
 
 def _coalesce(chunks: list[Chunk]) -> list[Chunk]:
-    """Join chunks of the same stream that follow each other without a gap."""
+    """Join chunks of the same stream that follow each other without a gap (each run copied once)."""
     out: list[Chunk] = []
+    run: list[Chunk] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.append(Chunk(run[0].stream, run[0].start, np.concatenate([c.data for c in run], axis=1)))
+
     for c in chunks:
-        if out and out[-1].stream == c.stream and out[-1].start + out[-1].data.shape[1] == c.start:
-            prev = out.pop()
-            c = Chunk(c.stream, prev.start, np.concatenate((prev.data, c.data), axis=1))
-        out.append(c)
+        if run and run[-1].stream == c.stream and run[-1].start + run[-1].data.shape[1] == c.start:
+            run.append(c)
+        else:
+            close_run()
+            run = [c]
+    close_run()
     return out

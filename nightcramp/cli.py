@@ -25,7 +25,9 @@ import numpy as np
 from detector.events import Event
 from detector.night import Notice
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.formats import Recording, RecordingError, parse_channel_map, read_recording
+from firmware_bridge.formats import Annotation, Recording, RecordingError, parse_channel_map, read_recording
+from firmware_bridge.formats.edf_export import write_edf_plus
+from firmware_bridge.formats.native import journal_recording, start_datetime
 from firmware_bridge.journal import MAGIC, Journal, JournalWriter, read_journal
 from firmware_bridge.sources import ReplaySource
 from nightcramp import __version__
@@ -101,7 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     _channel_option(a)
     a.add_argument("--json", type=Path, help="write the night JSON (cramp-night/1) here")
     a.add_argument("--report", type=Path, help="write the HTML report here")
+    a.add_argument("--edf", type=Path, help="write the signals and every detected event as EDF+ here")
     a.set_defaults(func=cmd_analyze)
+
+    x = sub.add_parser("export", help="analyse a recorded night and write it as EDF+ with the events as annotations")
+    x.add_argument("path", type=Path)
+    x.add_argument("out", type=Path, help="EDF+ file to write (.edf)")
+    _channel_option(x)
+    x.set_defaults(func=cmd_export)
 
     r = sub.add_parser("replay", help="replay a recorded night, printing events as they are detected")
     r.add_argument("path", type=Path)
@@ -231,6 +240,8 @@ def _rate(text: str, what: str) -> float | None:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
+    if args.edf:
+        _check_output(args.edf, args.path)
     night = _open_night(args.path, args.channel, args.leg)
     result = analyze_journal(night) if isinstance(night, Journal) else analyze_recording(night)
     doc = _finish(result, night, args.json, args.report)
@@ -238,7 +249,57 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for label, path in (("night JSON", args.json), ("report", args.report)):
         if path:
             print(f"Wrote the {label} to {path}")
+    if args.edf:
+        _write_edf(night, result, args.edf)
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _check_output(args.out, args.path)
+    night = _open_night(args.path, args.channel, args.leg)
+    hours = (journal_duration_s(night) if isinstance(night, Journal) else night.duration_s) / 3600
+    print(f"Analysing {args.path.name} ({hours:.1f} h) ...", file=sys.stderr, flush=True)
+    result = analyze_journal(night) if isinstance(night, Journal) else analyze_recording(night)
+    _write_edf(night, result, args.out)
+    return 0
+
+
+def _check_output(out: Path, source: Path) -> None:
+    """Refuse, before the analysis, an export path that is a folder, lies in no folder or is the recording."""
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the name of the EDF+ file to write, e.g. {out / 'night.edf'}")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist; create it or choose another")
+    if out.exists() and source.exists() and out.samefile(source):
+        raise UserError(f"{out} is the recording being exported; give another name for the EDF+ file")
+
+
+def _write_edf(night: Journal | Recording, result: NightResult, out: Path) -> None:
+    """Write the night as EDF+ (signals plus every event as an annotation) and say so."""
+    print(f"Writing the EDF+ to {out} ...", file=sys.stderr, flush=True)
+    carried: list[Annotation] = []  # a journal's markers are events already; another file's notes are carried
+    if isinstance(night, Journal):
+        recording, start = journal_recording(night), start_datetime(night.start_unix_ns)
+    else:
+        recording, carried = night, list(night.annotations)
+        start = dt.datetime.fromisoformat(night.start_wall) if night.start_wall else None
+    export = write_edf_plus(
+        out,
+        recording.signals,
+        result.events,
+        start,
+        duration_s=result.duration_s,
+        sleep_onset_s=result.summary.get("sleep_onset_s"),
+        final_wake_s=result.summary.get("final_wake_s"),
+        annotations=carried,
+        equipment=f"NightCramp_{__version__}",
+    )
+    for label, (old, new) in export.resampled.items():
+        print(f"cramp: note: {label} resampled from {old:g} Hz to {new:g} Hz to fit whole EDF records", file=sys.stderr)
+    print(
+        f"Wrote the EDF+ to {out} ({len(export.labels)} channels, {len(export.annotations)} annotations, "
+        f"{export.record_s}-s records)"
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -22,8 +22,9 @@ from detector.night import NightDetector, Notice, StreamInfo, analyze_streams
 from detector.params import DetectorParams
 from detector.summary import summarize
 from firmware_bridge.formats import Recording
+from firmware_bridge.formats.native import band_streams
 from firmware_bridge.journal import DeviceInfo, Journal, JournalEvent
-from firmware_bridge.profiles import DeviceProfile, get_profile
+from firmware_bridge.profiles import DeviceProfile
 from firmware_bridge.sources.base import Item, Packet
 from firmware_bridge.timeline import DeviceTimeline
 
@@ -57,6 +58,7 @@ class _Device:
     profile: DeviceProfile
     timeline: DeviceTimeline
     names: dict[str, str]  # profile stream name -> detector stream name
+    streams: tuple[StreamInfo, ...]
     t: list[int] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
 
@@ -156,24 +158,15 @@ class NightSession:
         if self._detector is not None:
             raise SessionError(f"band {info.device} joined after the night started; record it separately")
         try:
-            profile = get_profile(info.profile)
+            band = band_streams(info)
         except KeyError as exc:
             raise SessionError(str(exc.args[0])) from None
-        specs = profile.streams(info.settings)
-        suffix = info.leg or f"band{info.device}"
-        names = {s.name: f"{s.kind}:{suffix}" for s in specs}
-        timeline = DeviceTimeline(specs, clock_wrap_ns=profile.device_clock_wrap_ns)
-        self._devices[info.device] = _Device(info, profile, timeline, names)
+        timeline = DeviceTimeline(band.specs, clock_wrap_ns=band.profile.device_clock_wrap_ns)
+        self._devices[info.device] = _Device(info, band.profile, timeline, band.names, band.infos)
 
     def _ensure_detector(self) -> NightDetector:
         if self._detector is None:
-            streams = []
-            for dev in self._devices.values():
-                for spec in dev.profile.streams(dev.info.settings):
-                    leg = dev.info.leg
-                    streams.append(
-                        StreamInfo(dev.names[spec.name], spec.kind, leg, spec.fs_hz, spec.unit, spec.full_scale)
-                    )
+            streams = [stream for dev in self._devices.values() for stream in dev.streams]
             if not streams:
                 raise SessionError("the recording describes no EMG or accelerometer stream")
             self._detector = NightDetector(streams, self.params)

@@ -380,7 +380,7 @@ def test_other_files_are_not_recordings(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello")
     with pytest.raises(
-        RecordingError, match=r"is not a recording NightCramp can read; it reads \.ncr, EDF/EDF\+ and BDF"
+        RecordingError, match=r"is not a recording NightCramp can read; it reads \.ncr, EDF/EDF\+, BDF, Polar"
     ):
         read_recording(path)
 
