@@ -145,7 +145,7 @@ class NightDetector:
         for lg in self._legs.values():
             lg.sustained = CausalWindow(self._f(p.events.sustained_contraction_s))
             if lg.emg is None:
-                lg.t1 = RunTracker(self._f(p.events.cramp_merge_gap_s))
+                lg.t1 = RunTracker(self._f(p.events.acc_cramp_merge_gap_s))
         self._tremor_runs: list[tuple[_Leg, Run]] = []  # waiting to see whether a stretch or getting up follows
         self._contractions: list[tuple[_Leg, Run]] = []  # sustained EMG contractions waiting for their end
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
@@ -449,6 +449,9 @@ class NightDetector:
         med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 0.0
         if med < ev.cramp_min_median_ratio:
             return None
+        excess = store.get("envelope", start, stop) - store.get("baseline", start, stop)
+        if not np.isfinite(excess).any() or float(np.nanmedian(excess)) < ev.cramp_min_excess_uv:
+            return None  # a few µV over an amplifier's noise floor is not a strong contraction
         for other in self._legs.values():
             if other is leg or other.emg is None:
                 continue

@@ -22,7 +22,7 @@ class EmgParams:
     slow_envelope_s: float = 2.0  #: causal RMS window for sustained contraction (smooths the 1-2 Hz waxing)
     baseline_block_s: float = 10.0  #: the resting level is updated once per block
     baseline_history_s: float = 600.0  #: quiet blocks remembered for the resting level
-    baseline_quantile: float = 50.0  #: percentile of remembered quiet blocks taken as the resting level
+    baseline_quantile: float = 25.0  #: percentile of remembered quiet blocks taken as the resting level
     baseline_quiet_ratio: float = 1.2  #: blocks above this many times the resting level are not learnt
     baseline_relearn_s: float = 900.0  #: a higher level lasting this long becomes the new resting level
     active_on_ratio: float = 2.0  #: envelope / resting level that starts an activation
@@ -65,9 +65,11 @@ class EventParams:
     plm_interval_s: tuple[float, float] = (5.0, 90.0)  #: onset-to-onset interval range in a PLM series
     cramp_min_s: float = 10.0  #: a cramp is sustained at least this long
     cramp_on_ratio: float = 2.0  #: slow envelope / resting level that starts a contraction (SPEC: +100-500 %)
-    cramp_off_ratio: float = 1.6  #: the contraction lasts while the slow envelope stays above this ratio
+    cramp_off_ratio: float = 1.4  #: the contraction lasts while the slow envelope stays above this ratio
     cramp_min_median_ratio: float = 2.0  #: a cramp's median slow envelope is at least this many times rest
-    cramp_merge_gap_s: float = 3.0  #: contraction dips up to this long are bridged (waxing and waning)
+    cramp_min_excess_uv: float = 2.0  #: ... and its median envelope at least this many µV above rest (strong)
+    cramp_merge_gap_s: float = 6.0  #: contraction dips up to this long are bridged (waxing and waning)
+    acc_cramp_merge_gap_s: float = 3.0  #: accelerometer only: tremor dips up to this long are bridged
     cramp_min_active_fraction: float = 0.7  #: share of a candidate above ``cramp_off_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
     cramp_onset_lookback_s: float = 3.0  #: the onset may move back this far to where the fast envelope rose

@@ -167,6 +167,12 @@ def _read_header(name: str, fh: Any, size: int) -> _Header:
         raise RecordingError(f"{name} is cut short inside its header ({size} bytes; the header needs {header_bytes})")
     fields = _split_signal_fields(raw.decode("latin-1"), ns)
     labels = tuple(s.strip() for s in fields[0])
+    for what, column in (("label", fields[0]), ("physical dimension", fields[2])):
+        for i, value in enumerate(column):
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):  # EDF header text is printable ASCII
+                raise RecordingError(
+                    f"{name} has a damaged header: the {what} of channel {i + 1} holds control characters"
+                )
     if all(lab.lower() in NON_SIGNAL for lab in labels):
         raise RecordingError(f"{name} has no signal channels, only annotations; there is nothing to analyse")
     n_records = _int(name, text[236:244], "number of data records", -1, None)

@@ -117,3 +117,16 @@ def test_the_emg_bursts_of_tossing_and_turning_are_not_leg_movements() -> None:
     truth_lm = [e for e in night.truth if e.kind == "limb_movement"]
     hits = sum(any(f.start_s < t.end_s and t.start_s < f.end_s for f in lms) for t in truth_lm)
     assert hits >= 0.7 * len(truth_lm)
+
+
+def test_a_long_cramp_minutes_after_falling_asleep_is_one_cramp_with_its_true_bounds() -> None:
+    """The resting level was learnt from waking tone; the cramp (about 2-3x the sleeping level, waxing
+    and waning) comes 3 minutes after sleep begins, at odd rates (EMG 512 Hz, accelerometer 32 Hz)."""
+    cfg = NightConfig(duration_s=3 * 3600.0, emg_fs_hz=512.0, acc_fs_hz=32.0, n_cramps=3)
+    night = simulate_night(cfg, rng=np.random.default_rng(777))
+    truth = [e for e in night.truth if e.kind == "cramp"]
+    found = [e for e in detect(night) if e.kind == "cramp"]
+    assert truth[0].start_s < 600.0 and truth[0].duration_s > 240.0  # the case this test is about
+    assert len(found) == len(truth)
+    for t, f in zip(truth, found, strict=True):
+        assert f.leg == t.leg and abs(f.start_s - t.start_s) <= 3.0 and abs(f.end_s - t.end_s) <= 5.0

@@ -436,3 +436,14 @@ def test_a_file_that_vanishes_or_is_unreadable_is_one_sentence(tmp_path: Path, g
     folder.mkdir()
     with pytest.raises(RecordingError, match="cannot be read"):
         read_edf(folder)
+
+
+def test_a_label_with_a_control_character_is_a_damaged_header(tmp_path: Path) -> None:
+    """Found by fuzzing: a newline in a label once reached the one-line error that quotes it."""
+    path = tmp_path / "night.edf"
+    edfio.Edf([edfio.EdfSignal(np.zeros(100), 10, label="EMG L", physical_dimension="uV")]).write(path)
+    raw = bytearray(path.read_bytes())
+    raw[256 + 4] = ord("\n")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RecordingError, match="label of channel 1 holds control characters"):
+        read_edf(path)
