@@ -121,3 +121,27 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 def test_evaluate_and_bench_refuse_bad_options(args: list[str], expect: str) -> None:
     p = run(*args)
     assert p.returncode == 2 and expect in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_gzipped_polar_export_is_analysed_with_the_leg_given(tmp_path: Path) -> None:
+    import gzip
+
+    import numpy as np
+
+    n, rate = 52 * 300, 52.0  # five minutes of a still shank, Polar H10 layout
+    rng = np.random.default_rng(1)
+    lines = ["Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]"]
+    for i in range(n):
+        ns = 599_000_000_000_000_000 + round(i / rate * 1e9)
+        phone = f"2026-11-21T23:{i // 3120 + 10:02d}:{(i % 3120) / 52:06.3f}"
+        x, y, z = rng.normal((30.0, 20.0, 998.0), 3.0)
+        lines.append(f"{phone};{ns};{x:.0f};{y:.0f};{z:.0f}")
+    path = tmp_path / "Polar_H10_ABCD1234_20261121_231000_ACC.txt.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    p = run("analyze", str(path), "--leg", "right", "--json", str(tmp_path / "p.json"))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert [(s["name"], s["leg"], s["kind"]) for s in doc["source"]["streams"]] == [("acc:right", "right", "acc")]
+    assert doc["source"]["start_time"].startswith("2026-11-21T23:10")
+    assert abs(doc["source"]["duration_s"] - 300.0) < 2.0
+    assert not [e for e in doc["events"] if e["kind"] == "cramp"]
