@@ -727,7 +727,7 @@ def stream_infos(
     return out
 
 
-_OFFLINE_CHUNK_S = 600.0  # seconds of each stream per push in offline analysis (bounds memory)
+_OFFLINE_CHUNK_S = 3600.0  # seconds of each stream per push in offline analysis (bounds memory)
 
 
 def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
