@@ -17,6 +17,8 @@ Layout::
 
 Times are seconds from the recording start; ``start_time`` anchors them to the wall clock (a journal's
 start in local time with its UTC offset; another tool's file's start as the file states it, without zone).
+A count the recording cannot give is null, not 0: leg movements and PLMs without EMG; awakenings, getting up,
+large movements and cramps followed by an awakening without an accelerometer.
 A stream whose leg the file does not say is named ``emg:unknown`` / ``acc:unknown`` and has ``"leg": null``,
 as do its events.
 """

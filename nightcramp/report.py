@@ -75,7 +75,8 @@ def render_report(night: Mapping[str, Any]) -> str:
         '<section aria-labelledby="h-headline"><h2 id="h-headline">Headline</h2><div class="headline">',
     ]
     for num, label in cards:
-        parts.append(f'<div class="card"><div class="num">{esc(num)}</div><div class="lbl">{esc(label)}</div></div>')
+        shown = "-" if num is None else num  # not measured (the tables below say why)
+        parts.append(f'<div class="card"><div class="num">{esc(shown)}</div><div class="lbl">{esc(label)}</div></div>')
     parts.append("</div></section>")
     parts.append(_timeline(night))
     parts.append(_cramp_table(night))
@@ -189,11 +190,14 @@ def _summary_table(night: Mapping[str, Any]) -> str:
         ("Sleep period", duration(s["sleep_period_s"])),
         ("Total sleep", duration(s["total_sleep_s"])),
         ("Awake after sleep onset", duration(s["waso_s"])),
-        ("Awakenings", s["awakening_count"]),
-        ("Out of bed", s["out_of_bed_count"]),
-        ("Leg movements", s["lm_count"]),
-        ("PLMs (index per hour of sleep)", f"{s['plm_count']} ({s['plms_index']})"),
-        ("Large movements", s["large_movement_count"]),
+        ("Awakenings", _measured(s["awakening_count"], "no accelerometer")),
+        ("Out of bed", _measured(s["out_of_bed_count"], "no accelerometer")),
+        ("Leg movements", _measured(s["lm_count"], "no EMG")),
+        (
+            "PLMs (index per hour of sleep)",
+            f"{s['plm_count']} ({s['plms_index']})" if s["plm_count"] is not None else "not measured (no EMG)",
+        ),
+        ("Large movements", _measured(s["large_movement_count"], "no accelerometer")),
     ]
     body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     q = "".join(
@@ -218,3 +222,8 @@ def _peak(cramp: Mapping[str, Any]) -> str:
 
 def write_report(night: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     return write_private(path, render_report(night))
+
+
+def _measured(count: int | None, why: str) -> str:
+    """A count, or what kept it from being measured."""
+    return f"not measured ({why})" if count is None else str(count)

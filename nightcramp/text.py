@@ -70,7 +70,12 @@ def format_summary(night: Mapping[str, Any]) -> str:
         legs = ", ".join(x for x in (legs, f"{unknown} on a leg the file does not name" if unknown else "") if x)
         lines.append(
             f"Cramps: {n} ({legs}); total {duration(s['cramp_total_s'])}, longest {duration(s['cramp_longest_s'])}, "
-            f"median {duration(s['cramp_median_s'])}; {s['cramps_followed_by_awakening']} followed by an awakening"
+            f"median {duration(s['cramp_median_s'])}"
+            + (
+                f"; {s['cramps_followed_by_awakening']} followed by an awakening"
+                if s["cramps_followed_by_awakening"] is not None
+                else ""
+            )
         )
         for e in night["events"]:
             if e["kind"] == "cramp":
@@ -85,11 +90,18 @@ def format_summary(night: Mapping[str, Any]) -> str:
         lines.append("Sleep: no sustained sleep found")
     else:
         lines.append("Sleep: not measured (no accelerometer)")
-    lines.append(
+    body = (
         f"Awakenings: {s['awakening_count']}   out of bed: {s['out_of_bed_count']}   "
-        f"leg movements: {s['lm_count']}   PLMs: {s['plm_count']} (index {s['plms_index']}/h)   "
-        f"large movements: {s['large_movement_count']}"
+        if s["awakening_count"] is not None
+        else "Awakenings, out of bed: not measured (no accelerometer)   "
     )
+    legs = (
+        f"leg movements: {s['lm_count']}   PLMs: {s['plm_count']} (index {s['plms_index']}/h)"
+        if s["lm_count"] is not None
+        else "leg movements: not measured (no EMG)"
+    )
+    large = f"   large movements: {s['large_movement_count']}" if s["large_movement_count"] is not None else ""
+    lines.append(body + legs + large)
     quality = []
     for name, q in s["streams"].items():
         quality.append(f"{name} {duration(q['valid_s'])} usable, {duration(q['missing_s'])} missing")

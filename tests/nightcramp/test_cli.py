@@ -145,3 +145,25 @@ def test_a_gzipped_polar_export_is_analysed_with_the_leg_given(tmp_path: Path) -
     assert doc["source"]["start_time"].startswith("2026-11-21T23:10")
     assert abs(doc["source"]["duration_s"] - 300.0) < 2.0
     assert not [e for e in doc["events"] if e["kind"] == "cramp"]
+
+
+def test_what_a_band_cannot_measure_is_not_reported_as_none(tmp_path: Path) -> None:
+    """Without EMG no leg movement can be seen, without an accelerometer no awakening: null, not 0."""
+    for name, emg_fs, acc_fs in (("acc", "none", "50"), ("emg", "500", "none")):
+        rec = tmp_path / f"{name}.ncr"
+        p = run("simulate", str(rec), "--hours", "0.3", "--emg-fs", emg_fs, "--acc-fs", acc_fs, "--cramps", "0")
+        assert p.returncode == 0, p.stderr
+        p = run(
+            "analyze", str(rec), "--json", str(tmp_path / f"{name}.json"), "--report", str(tmp_path / f"{name}.html")
+        )
+        assert p.returncode == 0, p.stderr
+        s = json.loads((tmp_path / f"{name}.json").read_text())["summary"]
+        page = (tmp_path / f"{name}.html").read_text()
+        if name == "acc":
+            assert s["lm_count"] is None and s["plm_count"] is None and s["awakening_count"] is not None
+            assert "leg movements: not measured (no EMG)" in p.stdout and "not measured (no EMG)" in page
+        else:
+            assert s["awakening_count"] is None and s["cramps_followed_by_awakening"] is None
+            assert s["lm_count"] is not None
+            assert "Awakenings, out of bed: not measured (no accelerometer)" in p.stdout
+            assert "not measured (no accelerometer)" in page
