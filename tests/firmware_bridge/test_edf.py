@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.formats import ChannelRole, RecordingError, parse_channel_map, read_edf, read_recording
+from firmware_bridge.formats import edf as edf_module
 from firmware_bridge.formats.channels import recognise
 
 from ..edf_files import (
@@ -200,6 +201,36 @@ def test_discontinuous_records_are_placed_at_their_onsets(tmp_path: Path) -> Non
         assert x.shape[1] == 119 * fs
         assert np.isnan(x).any(axis=0).tolist() == missing.tolist()
         np.testing.assert_array_equal(x[:, ~missing], f.data.reshape(x.shape[0], -1)[:, : 119 * fs][:, ~missing])
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_reading_a_few_records_at_a_time_gives_the_same_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bdf: bool
+) -> None:
+    """Blocks of 1-3 records (read ahead in a second thread, converted in two lanes) equal one block."""
+    emg, acc = band(6, seconds=40)
+    emg["left"][3000:3300] = EMG_RANGE_UV  # pinned samples are counted across block edges
+    chans = channels(emg, acc)
+    src = write_edfio(tmp_path / ("c.bdf" if bdf else "c.edf"), chans, rates(chans), bdf=bdf, record_s=1.0)
+    keep = np.ones(40, dtype=bool)
+    keep[10:13] = keep[25] = False
+    files = [src, make_discontinuous(src, tmp_path / ("d.bdf" if bdf else "d.edf"), keep)]
+    for path in files:
+        whole = read_edf(path)
+        for records in (1, 2, 3):
+            monkeypatch.setattr(edf_module, "_BLOCK_BYTES", records * record_bytes(path))
+            small = read_edf(path)
+            for a, b in zip(whole.signals, small.signals, strict=True):
+                assert a.info == b.info
+                np.testing.assert_array_equal(a.data, b.data)
+            monkeypatch.undo()
+        assert whole.signals[0].info.full_scale is not None
+
+
+def record_bytes(path: Path) -> int:
+    raw = path.read_bytes()
+    header = 256 * (int(raw[252:256]) + 1)
+    return (len(raw) - header) // int(raw[236:244])
 
 
 def test_overlapping_discontinuous_records_are_refused(tmp_path: Path) -> None:
