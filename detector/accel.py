@@ -59,7 +59,7 @@ class AccProcessor:
 
     def __init__(self, *, fs: float, params: AccParams, frame_hz: int) -> None:
         self.p, self.frame_hz = params, frame_hz
-        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=5)
+        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=8)
         self._next_frame = 0
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
         post = max(1, round(params.posture_window_s * frame_hz))
@@ -82,15 +82,16 @@ class AccProcessor:
 
     def push(self, start: int, xyz: npt.ArrayLike) -> list[AccFrames]:
         """Samples ``start .. start + n`` (3, n) in g; a jump in ``start`` is a gap."""
-        xyz = np.asarray(xyz, dtype=np.float64)
-        if xyz.ndim != 2 or xyz.shape[0] != 3:
-            raise ValueError(f"accelerometer chunk must have shape (3, n), got {xyz.shape}")
-        n = xyz.shape[1]
+        raw = np.asarray(xyz)
+        if raw.ndim != 2 or raw.shape[0] != 3:
+            raise ValueError(f"accelerometer chunk must have shape (3, n), got {raw.shape}")
+        n = raw.shape[1]
         if n == 0:
             return []
-        rows = np.empty((5, n))
-        rows[:3] = xyz
-        self._tremor(start, xyz, rows[3], rows[4])
+        rows = np.empty((8, n))  # x, y, z, tremor power, tremor used, x², y², z²
+        rows[:3] = raw
+        np.multiply(rows[:3], rows[:3], out=rows[5:])
+        self._tremor(start, rows[:3], rows[3], rows[4])
         block = self._cutter.push(start, rows)
         if block is None:
             return []
@@ -99,10 +100,8 @@ class AccProcessor:
             out.append(self._frames(self._next_frame, block.first, None))
         sums = np.empty((8, block.upto - block.first))
         counts = np.empty(block.upto - block.first)
-        squares = block.data[:3] * block.data[:3]
         for length, frame_rows, starts in block.groups:
-            sums[:5, frame_rows] = frame_sums(block.data, length, starts)
-            sums[5:, frame_rows] = frame_sums(squares, length, starts)
+            sums[:, frame_rows] = frame_sums(block.data, length, starts)
             counts[frame_rows] = length
         out.append(self._frames(block.first, block.upto, (sums, counts)))
         return out

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,6 +369,9 @@ class NightDetector:
         run = leg.c1.open_run
         if run is None or run.first_hi < 0 or leg.noticed == run.first_hi:
             return
+        ev = self.params.events
+        if b - run.first_hi + self._f(ev.cramp_onset_lookback_s) < self._f(ev.cramp_min_s):
+            return  # too short even if the onset moves back as far as it can
         onset = self._refine(leg, run.first_hi, run.first_hi)[0]  # where the rise began
         if b - onset >= self._f(self.params.events.cramp_min_s) and self._plausible(leg, onset, b):
             leg.noticed = run.first_hi
@@ -400,6 +403,9 @@ class NightDetector:
     def _consider_cramp(self, leg: _Leg, r: Run) -> None:
         ev = self.params.events
         if r.first_hi < 0:
+            return
+        reach = self._f(ev.cramp_onset_lookback_s) + self._f(ev.cramp_stretch_s)  # how far _refine can widen
+        if r.stop - r.first_hi + reach < self._f(ev.cramp_min_s):
             return
         start, stop = self._refine(leg, r.first_hi, r.stop)
         if stop - start < self._f(ev.cramp_min_s):
@@ -795,25 +801,43 @@ def analyze_streams(
         data.append((info.name, arr))
     det = NightDetector(streams, params)
 
-    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[list[EmgFrames | AccFrames]]:
-        name, arr = item
-        proc = det._proc[name]
-        out: list[list[EmgFrames | AccFrames]] = []
+    # each stream's pieces: its stretches without gaps, cut to bounded lengths (any cut gives the same frames)
+    plans: list[list[tuple[int, npt.NDArray[np.floating[Any]]]]] = []
+    for name, arr in data:
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
-        for a, b in _finite_runs(arr):
-            chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
-            for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
-                out.append([*proc.push(c, chunk[..., c - a : min(b, c + step) - a])])
-        return out
+        rows = arr[0] if name.startswith("emg") else arr
+        plans.append(
+            [(c, rows[..., c : min(stop, c + step)]) for a, stop in _finite_runs(arr) for c in range(a, stop, step)]
+        )
+    # the streams' own stages are independent: they run on all cores, each stream's pieces one after the
+    # other, while this thread fuses the pieces in time order as they come (fusion gives the same events in
+    # any batching), so that fusing overlaps the stream stages and the frame stores stay small
+    slots: list[list[Future[list[EmgFrames | AccFrames]]]] = [[Future() for _ in plan] for plan in plans]
+    stopping = False
 
-    # the streams' own stages are independent: run them on all cores, then fuse them piece by piece in
-    # time order, so that the frame stores stay small (fusion gives the same events in any batching)
+    def work(si: int, i: int) -> None:
+        if stopping:
+            return
+        name, (c, chunk) = data[si][0], plans[si][i]
+        try:
+            slots[si][i].set_result([*det._proc[name].push(c, chunk)])
+        except BaseException as exc:
+            slots[si][i].set_exception(exc)
+            return
+        if i + 1 < len(plans[si]):
+            pool.submit(work, si, i + 1)
+
     workers = min(len(data), os.cpu_count() or 1)
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
-        per_stream = list(pool.map(frames_of, data))
-    for i in range(max((len(f) for f in per_stream), default=0)):
-        for (name, _), pieces in zip(data, per_stream, strict=True):
-            if i < len(pieces):
-                det._ingest(name, pieces[i])
+        try:
+            for si, plan in enumerate(plans):
+                if plan:
+                    pool.submit(work, si, 0)
+            for i in range(max((len(plan) for plan in plans), default=0)):
+                for si, (name, _) in enumerate(data):
+                    if i < len(plans[si]):
+                        det._ingest(name, slots[si][i].result())
+        finally:
+            stopping = True
     det.finish(duration_s)
     return det

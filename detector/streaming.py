@@ -176,15 +176,20 @@ class CausalWindow:
         if self.width > 1:
             self._tail = full[:, -(self.width - 1) :].copy()
         ok = np.isfinite(full)
-        vals = np.where(ok, full, 0.0)
-        cnt = ok.astype(np.float64)
         n = x.shape[1]
+        if ok.all():  # the usual case: nothing to skip, every window is full
+            total = full[:, 0:n].copy()
+            for j in range(1, self.width):
+                total += full[:, j : j + n]
+            return total, np.full(total.shape, float(self.width))
+        vals = np.where(ok, full, 0.0)
         total = vals[:, 0:n].copy()
-        count = cnt[:, 0:n].copy()
         for j in range(1, self.width):
             total += vals[:, j : j + n]
-            count += cnt[:, j : j + n]
-        return total, count
+        # counts of finite values per window: differences of a running count (exact small integers)
+        run = np.zeros((ok.shape[0], ok.shape[1] + 1))
+        np.cumsum(ok, axis=1, out=run[:, 1:])
+        return total, run[:, self.width : self.width + n] - run[:, 0:n]
 
     def _running(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Window sums as differences of running totals, each a sequential sum continued from the carried
