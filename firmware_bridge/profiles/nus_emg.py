@@ -73,6 +73,9 @@ class NusEmgProfile:
     def start_commands(self, settings: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         return [(NUS_RX, b"?"), (NUS_RX, b"b")]
 
+    def stop_commands(self, settings: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+        return [(NUS_RX, b"s")]
+
     # -- decoding --------------------------------------------------------------------------------
     def decode(self, payloads: Sequence[bytes], t_rx_ns: npt.ArrayLike, settings: Mapping[str, Any]) -> Decoded:
         """Decode notifications; frames of each stream keep their arrival order."""

@@ -382,6 +382,9 @@ class PolarProfile:
     async def negotiate(self, request: Request, settings: Mapping[str, Any]) -> dict[str, Any]:
         return await negotiate(request, settings)
 
+    def parse_control(self, payload: bytes) -> ControlResponse | DeviceStopped:
+        return parse_control(payload)
+
     def decode(self, payloads: Sequence[bytes], t_rx_ns: npt.ArrayLike, settings: Mapping[str, Any]) -> Decoded:
         """ACC frames -> one block in g, frames in arrival order; anything else counted as malformed."""
         t_rx = np.asarray(t_rx_ns, dtype=np.int64).reshape(-1)

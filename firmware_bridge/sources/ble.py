@@ -330,13 +330,11 @@ class BleSource:
         try:
             st.connects += 1
             self._event("connected", band.device, address=device.address, name=name, attempt=st.connects)
+            settings = await self._start(client, profile, settings, on_data)
             info = DeviceInfo(band.device, profile.name, profile.version, band.leg, name, device.address, settings)
-            if self._infos.get(band.device) != info:
+            if self._infos.get(band.device) != info:  # what was negotiated, before the first packet
                 self._infos[band.device] = info
                 self._queue.put_nowait(info)
-            await client.start_notify(profile.notify_uuid, on_data)
-            for uuid, payload in profile.start_commands(settings):
-                await client.write_gatt_char(uuid, payload, response=True)
             st.state = "streaming"
             st.last_rx_ns = self.now_ns()
             self._event("stream_started", band.device)
@@ -359,17 +357,50 @@ class BleSource:
                 reason.append("stopped")
                 await self._stop_band(client, profile, settings)
         finally:
-            if client.is_connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.disconnect(), timeout=cfg.stop_timeout_s)
+            with contextlib.suppress(Exception):  # also after a drop: releases the client's own bus connection
+                await asyncio.wait_for(client.disconnect(), timeout=cfg.stop_timeout_s)
             if not self.stopping:
                 st.drops += 1
             self._event("disconnected", band.device, reason=reason[0] if reason else "error")
         return st.packets > packets_before
 
+    async def _start(
+        self,
+        client: BleakClient,
+        profile: DeviceProfile,
+        settings: dict[str, Any],
+        on_data: Callable[[BleakGATTCharacteristic, bytearray], None],
+    ) -> dict[str, Any]:
+        """Subscribe and start streaming; returns the settings in force.
+
+        A profile with a control characteristic (Polar PMD) gets its indications subscribed first, then
+        negotiates through it: each request is written with response and answered by the next indication.
+        """
+        control = getattr(profile, "control_uuid", None)
+        negotiate = getattr(profile, "negotiate", None)
+        if control is None or negotiate is None:
+            await client.start_notify(profile.notify_uuid, on_data)
+            for uuid, payload in profile.start_commands(settings):
+                await client.write_gatt_char(uuid, payload, response=True)
+            return settings
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+        await client.start_notify(control, lambda _c, data: answers.put_nowait(bytes(data)))
+        await client.start_notify(profile.notify_uuid, on_data)
+        parse = getattr(profile, "parse_control", None)
+
+        async def request(payload: bytes) -> Any:
+            await client.write_gatt_char(control, payload, response=True)
+            while True:
+                reply = await asyncio.wait_for(answers.get(), timeout=self.config.connect_timeout_s)
+                parsed = parse(reply) if parse else reply
+                if getattr(parsed, "op", None) == payload[0] or parse is None:
+                    return parsed
+
+        out: dict[str, Any] = await negotiate(request, settings)
+        return out
+
     async def _stop_band(self, client: BleakClient, profile: DeviceProfile, settings: Mapping[str, Any]) -> None:
-        stop_commands = getattr(profile, "stop_commands", None)
-        commands: list[tuple[str, bytes]] = list(stop_commands(settings)) if stop_commands else []
+        commands = profile.stop_commands(settings)
         try:
             async with asyncio.timeout(self.config.stop_timeout_s):
                 for uuid, payload in commands:

@@ -9,7 +9,8 @@ Bluetooth hardware.
 
 What a test can do with a :class:`FakeDevice`: send notifications (:meth:`FakeDevice.notify`), see every
 write (:attr:`FakeDevice.writes`), answer writes (:attr:`FakeDevice.on_write`), drop the link from the band's
-side (:meth:`FakeDevice.drop`), make the next connection attempts fail (:attr:`FakeDevice.fail_connects`),
+side (:meth:`FakeDevice.drop`), make the next connection attempts fail (:attr:`FakeDevice.fail_connects`; not with
+``le-connection-abort-by-local``, which bleak retries itself after BlueZ's link-layer connect and disconnect),
 or simply stop notifying (a silent link).
 
 BlueZ's habits reproduced, because bleak relies on them: the device keeps advertising (RSSI changes every
@@ -323,8 +324,10 @@ class FakeDevice:
     services: dict[str, dict[str, list[str]]]
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     writes: list[tuple[str, bytes, bool]] = field(default_factory=list)  #: (characteristic, bytes, with response)
+    notified: list[tuple[str, bytes]] = field(default_factory=list)  #: (characteristic, bytes) sent, in order
     on_write: WriteHandler | None = None
-    fail_connects: int = 0  #: the next connection attempts fail like an aborted LE connection
+    fail_connects: int = 0  #: the next connection attempts fail ...
+    fail_message: str = "Software caused connection abort"  #: ... with this org.bluez.Error.Failed message
     connects: int = 0
     _obj: _Device | None = None
     _chars: dict[str, _Characteristic] = field(default_factory=dict)
@@ -357,6 +360,7 @@ class FakeDevice:
             return False
         ch.value = bytes(payload)
         ch.emit_properties_changed({"Value": ch.value})
+        self.notified.append((ch.uuid, ch.value))
         await asyncio.sleep(0.0005)
         return True
 
@@ -370,7 +374,7 @@ class FakeDevice:
         if self.fail_connects > 0:
             self.fail_connects -= 1
             await asyncio.sleep(0.05)
-            raise DBusError("org.bluez.Error.Failed", "le-connection-abort-by-local")
+            raise DBusError("org.bluez.Error.Failed", self.fail_message)
         if self._obj.connected:
             return
         self.connects += 1
@@ -504,3 +508,54 @@ async def running_bluez(address: str) -> AsyncIterator[FakeBlueZ]:
 
 def environment_with_bus(address: str) -> dict[str, str]:
     return {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
+
+
+class StreamingBand:
+    """A fake band that streams ``payloads`` on ``char_uuid`` while started (``start`` / ``stop`` written to
+    ``command_uuid``), ``interval_s`` apart; ``sent`` holds what actually went out, in order."""
+
+    def __init__(
+        self,
+        device: FakeDevice,
+        *,
+        char_uuid: str,
+        command_uuid: str,
+        payloads: list[bytes],
+        start: bytes,
+        stop: bytes,
+        interval_s: float = 0.002,
+    ) -> None:
+        self.device, self.char_uuid, self.command_uuid = device, char_uuid.lower(), command_uuid.lower()
+        self.payloads, self.start, self.stop, self.interval_s = payloads, start, stop, interval_s
+        self.next = 0
+        self.paused = False  #: stay connected but send nothing (a silent link)
+        self._task: asyncio.Task[None] | None = None
+        device.on_write = self._on_write
+
+    @property
+    def sent(self) -> list[bytes]:
+        """What went out over the link (a notification is sent or not at all), in order."""
+        return [p for c, p in self.device.notified if c == self.char_uuid]
+
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.payloads)
+
+    async def _on_write(self, device: FakeDevice, char_uuid: str, value: bytes) -> None:
+        if char_uuid != self.command_uuid:
+            return
+        if value == self.start and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._stream())
+        elif value == self.stop and self._task is not None:
+            self._task.cancel()
+
+    async def _stream(self) -> None:
+        # the band samples from its start command on, whether or not the link is up to carry the frames
+        while self.next < len(self.payloads):
+            if self.paused:
+                await asyncio.sleep(0.01)
+                continue
+            payload = self.payloads[self.next]
+            self.next += 1  # the band samples on whether or not the link carries it
+            await self.device.notify(self.char_uuid, payload)
+            await asyncio.sleep(self.interval_s)

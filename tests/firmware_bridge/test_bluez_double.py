@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 from bleak import BleakClient, BleakScanner
 
 from firmware_bridge.profiles.nus_emg import NUS_RX, NUS_SERVICE, NUS_TX, encode_frames
 
-from ..bluez_double import FakeBlueZ, private_system_bus
+from ..bluez_double import FakeBlueZ
 
 NUS = {NUS_SERVICE: {NUS_TX: ["notify"], NUS_RX: ["write", "write-without-response"]}}
 
 
-@pytest.fixture
-def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with private_system_bus() as address:
-        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
-        yield address
-
-
-async def test_scan_connect_notify_write(bus: str) -> None:
-    async with FakeBlueZ(bus) as bluez:
+async def test_scan_connect_notify_write(system_bus: str) -> None:
+    async with FakeBlueZ(system_bus) as bluez:
         band = bluez.add_device("C0:FF:EE:00:00:01", "NightCramp band L", NUS)
         found = await BleakScanner.find_device_by_name("NightCramp band L", timeout=5)
         assert found is not None and found.address == band.address
