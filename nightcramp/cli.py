@@ -29,8 +29,9 @@ from firmware_bridge.formats import Annotation, Recording, RecordingError, parse
 from firmware_bridge.formats.edf_export import write_edf_plus
 from firmware_bridge.formats.native import journal_recording, start_datetime
 from firmware_bridge.journal import MAGIC, Journal, JournalWriter, read_journal
+from firmware_bridge.profiles import PROFILES
 from firmware_bridge.sources import ReplaySource
-from nightcramp import __version__
+from nightcramp import __version__, bands
 from nightcramp.nightjson import iso_time, night_json, write_night_json, write_private
 from nightcramp.progress import Progress
 from nightcramp.report import write_report
@@ -58,13 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="cramp: %(message)s")
+    logging.getLogger("bleak").setLevel(logging.ERROR)  # its notes (e.g. on the BlueZ version) are not for users
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
     try:
         result: int = args.func(args)
         return result
-    except (UserError, BridgeError, SessionError, RecordingError) as exc:
+    except (UserError, BridgeError, SessionError, RecordingError, bands.BandsError) as exc:
         print(f"cramp: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -120,6 +122,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--report", type=Path, help="write the HTML report here at the end")
     r.add_argument("--kinds", default="all", help="comma-separated event kinds to print (default: all)")
     r.set_defaults(func=cmd_replay)
+
+    dc = sub.add_parser("decode", help="decode captured notification payloads (hex) with a band profile, as JSON")
+    dc.add_argument("hex", nargs="+", help="one notification payload per argument, consecutive frames in order")
+    dc.add_argument("--profile", required=True, help=f"band profile: {', '.join(sorted(PROFILES))}")
+    dc.add_argument("--factor", type=float, help="Polar PMD factor from the start response")
+    dc.add_argument("--setting", action="append", metavar="KEY=VALUE", help="a profile setting, e.g. acc_fs_hz=52")
+    dc.set_defaults(func=bands.cmd_decode)
+
+    sc = sub.add_parser("scan", help="list nearby bands and the profile that matches each")
+    sc.add_argument("--timeout", type=float, default=5.0, help="seconds to scan (default 5)")
+    sc.add_argument("--all", action="store_true", help="list every advertising device, not only known bands")
+    sc.set_defaults(func=bands.cmd_scan)
+
+    rc = sub.add_parser("record", help="record one or two bands all night, detecting as it goes")
+    rc.add_argument("--device", action="append", metavar="ADDR_OR_NAME", help="band address or (part of) its name")
+    rc.add_argument("--leg", action="append", choices=("left", "right"), help="leg of each --device, in order")
+    rc.add_argument("--profile", action="append", help="band profile, if the advertisement does not say")
+    rc.add_argument("--out", type=Path, help="recording to create (default: night-DATE-TIME.ncr)")
+    rc.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    rc.add_argument("--json", type=Path, help="write the night JSON here at the end")
+    rc.add_argument("--report", type=Path, help="write the HTML report here at the end")
+    rc.set_defaults(func=bands.cmd_record)
 
     e = sub.add_parser("evaluate", help="accuracy on simulated nights never used while tuning")
     e.add_argument("--seed-base", type=int, default=None, help="first seed of the suite (default: 900000)")

@@ -101,6 +101,7 @@ class NightSession:
             if self._pending >= self._batch:
                 self.flush()
         elif isinstance(item, DeviceInfo):
+            self.flush()  # packets so far decode with the settings they came with
             self._add_device(item)
         else:
             self.flush()
@@ -153,8 +154,13 @@ class NightSession:
 
     # -- internals -------------------------------------------------------------------------------
     def _add_device(self, info: DeviceInfo) -> None:
-        if info.device in self._devices:
-            return  # settings refreshed after a reconnect: streams stay as they were
+        known = self._devices.get(info.device)
+        if known is not None:
+            # settings refreshed (negotiated, or after a reconnect): later packets decode with them, as long
+            # as the streams they describe are the same (the night's streams cannot change midway)
+            if known.profile.streams(info.settings) == known.profile.streams(known.info.settings):
+                known.info = info
+            return
         if self._detector is not None:
             raise SessionError(f"band {info.device} joined after the night started; record it separately")
         try:

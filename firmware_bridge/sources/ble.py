@@ -316,6 +316,8 @@ class BleSource:
         def on_disconnect(_client: BleakClient) -> None:
             gone.set()
 
+        held: list[Packet] | None = []  # packets that beat the band's settings are held until they are known
+
         def on_data(_char: BleakGATTCharacteristic, data: bytearray) -> None:
             # the whole callback: stamp, count, enqueue
             t = self._clock() - self._t0
@@ -323,7 +325,11 @@ class BleSource:
             st.bytes += len(data)
             st.last_rx_ns = t
             st.backlog += 1
-            self._queue.put_nowait(Packet(band.device, t, bytes(data)))
+            packet = Packet(band.device, t, bytes(data))
+            if held is None:
+                self._queue.put_nowait(packet)
+            else:
+                held.append(packet)
 
         client = BleakClient(device, disconnected_callback=on_disconnect, timeout=cfg.connect_timeout_s)
         await client.connect()
@@ -335,6 +341,9 @@ class BleSource:
             if self._infos.get(band.device) != info:  # what was negotiated, before the first packet
                 self._infos[band.device] = info
                 self._queue.put_nowait(info)
+            for packet in held or []:
+                self._queue.put_nowait(packet)
+            held = None
             st.state = "streaming"
             st.last_rx_ns = self.now_ns()
             self._event("stream_started", band.device)
