@@ -61,6 +61,7 @@ class _Device:
     streams: tuple[StreamInfo, ...]
     t: list[int] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+    decoder: Any = None  #: the profile's stateful decoder, for profiles that have one (Ganglion)
 
 
 class NightSession:
@@ -168,7 +169,11 @@ class NightSession:
         except KeyError as exc:
             raise SessionError(str(exc.args[0])) from None
         timeline = DeviceTimeline(band.specs, clock_wrap_ns=band.profile.device_clock_wrap_ns)
-        self._devices[info.device] = _Device(info, band.profile, timeline, band.names, band.infos)
+        dev = _Device(info, band.profile, timeline, band.names, band.infos)
+        new_decoder = getattr(band.profile, "new_decoder", None)
+        if new_decoder is not None:
+            dev.decoder = new_decoder(info.settings)
+        self._devices[info.device] = dev
 
     def _ensure_detector(self) -> NightDetector:
         if self._detector is None:
@@ -181,7 +186,10 @@ class NightSession:
         return self._detector
 
     def _decode(self, dev: _Device, t: np.ndarray, payloads: list[bytes]) -> None:
-        decoded = dev.profile.decode(payloads, t, dev.info.settings)
+        if dev.decoder is not None:  # a band whose decoding carries state from one batch to the next
+            decoded = dev.decoder.decode(payloads, t)
+        else:
+            decoded = dev.profile.decode(payloads, t, dev.info.settings)
         self.packets += len(payloads)
         self.malformed += decoded.malformed
         self._ensure_detector()
