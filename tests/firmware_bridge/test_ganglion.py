@@ -160,7 +160,7 @@ def test_firmware_2_delta_chain_matches_the_oracle(bits: int) -> None:
 
 
 def test_a_lost_packet_is_a_gap_in_the_sample_clock() -> None:
-    samples = np.random.default_rng(1).integers(-(1 << 22), 1 << 22, (2 * 300, 4))
+    samples = np.random.default_rng(1).integers(-(1 << 22), 1 << 22, (2 * 600, 4))
     packets = fw3_packets(samples, 18)
     t = np.arange(len(packets)) * 10_000_000
     keep = np.ones(len(packets), dtype=bool)
