@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from firmware_bridge.profiles import ganglion, nus_emg, polar
+from firmware_bridge.profiles import ganglion, metawear, movesense, nus_emg, polar
 from firmware_bridge.profiles.base import Decoded, DeviceProfile, SampleBlock, StreamSpec
 
-PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (nus_emg.PROFILE, polar.PROFILE, ganglion.PROFILE)}
+PROFILES: dict[str, DeviceProfile] = {
+    p.name: p for p in (nus_emg.PROFILE, polar.PROFILE, ganglion.PROFILE, metawear.PROFILE, movesense.PROFILE)
+}
 
 
 def get_profile(name: str) -> DeviceProfile:
