@@ -29,6 +29,7 @@ from firmware_bridge.profiles.base import SampleBlock, StreamSpec
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _WINDOW = 4096
+CLOCKLESS_GAP_S = 1.0  #: without a device clock, frames arriving this much later than their chain start a gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +138,18 @@ class DeviceTimeline:
         offset = self.stats.offset_ns or 0
         raw_idx = np.rint((t_dev + offset) * (fs / 1e9)).astype(np.int64)
         counts = block.counts
-        tol = 2 + counts // 2
+        # Without a device clock the time comes from arrival, which jitters by tens of ms and bursts by up to
+        # seconds: frames are chained by count and a gap is only where they arrive much later than the chain
+        # says (a dropout); one that arrives early is a burst, never a reason to drop samples.
+        clockless = block.t_device_ns is None
+        tol = np.full(counts.shape, round(CLOCKLESS_GAP_S * fs)) if clockless else 2 + counts // 2
         starts = np.concatenate(([0], np.cumsum(counts)))  # sample offsets of frames inside block.data
         self.stats.frames += block.n_frames
         out: list[Chunk] = []
         j, n = 0, block.n_frames
         while j < n:
             nxt = st.next_index
-            if nxt is not None and abs(int(raw_idx[j]) - nxt) <= int(tol[j]):
+            if nxt is not None and (abs(int(raw_idx[j]) - nxt) <= int(tol[j]) or (clockless and raw_idx[j] < nxt)):
                 pos0 = nxt
             elif nxt is not None and raw_idx[j] < nxt:
                 self.stats.frames_dropped += 1  # the clock went backwards: samples already placed
@@ -157,7 +162,8 @@ class DeviceTimeline:
                     self.stats.per_stream_gaps[st.spec.name] = self.stats.per_stream_gaps.get(st.spec.name, 0) + 1
             k_end = min(n, j + _WINDOW)
             chain = pos0 + (starts[j:k_end] - starts[j])
-            off = np.flatnonzero(np.abs(chain - raw_idx[j:k_end]) > tol[j:k_end])
+            ahead = raw_idx[j:k_end] - chain
+            off = np.flatnonzero((ahead if clockless else np.abs(ahead)) > tol[j:k_end])
             k = j + (int(off[0]) if off.size else k_end - j)
             k = max(k, j + 1)
             a, b = int(starts[j]), int(starts[k])

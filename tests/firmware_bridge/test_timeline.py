@@ -62,3 +62,37 @@ def test_batching_does_not_change_placement() -> None:
         got = place(payloads, t_rx, batch)
         assert got.keys() == ref.keys()
         assert all(np.array_equal(got[k], ref[k]) for k in ref)
+
+
+def test_a_band_without_clock_is_chained_through_jitter_and_bursts_with_a_gap_only_at_a_dropout() -> None:
+    """MetaWear-style: three samples per notification, arrival times only (jitter, bursts up to 0.5 s)."""
+    import itertools
+    import struct
+
+    from firmware_bridge.profiles import metawear
+
+    rng = np.random.default_rng(0)
+    n_pk = 100 * 120 // 3  # two minutes at 100 Hz
+    t_last = (np.arange(n_pk) * 3 + 2) / 100.0
+    latency = rng.lognormal(np.log(0.015), 0.5, n_pk)
+    burst = rng.random(n_pk) < 0.01
+    latency[burst] += rng.uniform(0.1, 0.5, int(burst.sum()))
+    lost = (t_last > 60.0) & (t_last < 70.0)  # a 10-s dropout
+    t_rx = np.maximum.accumulate(np.rint((t_last + latency) * 1e9).astype(np.int64))
+    payloads = [b"\x03\x1c" + struct.pack("<9h", *([k % 100, 0, 4096] * 3)) for k in range(n_pk)]
+    keep = np.flatnonzero(~lost)
+    settings = metawear.PROFILE.default_settings()
+    timeline = DeviceTimeline(metawear.PROFILE.streams(settings), clock_wrap_ns=None)
+    chunks = []
+    for a in range(0, keep.size, 50):
+        sel = keep[a : a + 50]
+        decoded = metawear.PROFILE.decode([payloads[i] for i in sel], t_rx[sel], settings)
+        chunks += timeline.push(decoded.blocks)
+    chunks += timeline.finish()
+    assert timeline.stats.frames_dropped == 0 and timeline.stats.gaps == 1
+    assert sum(c.data.shape[1] for c in chunks) == 3 * keep.size  # every sample placed
+    ends = sorted((c.start, c.start + c.data.shape[1]) for c in chunks)
+    holes = [(a1, b0) for (_, a1), (b0, _) in itertools.pairwise(ends) if b0 > a1]
+    assert len(holes) == 1
+    (gap_from, gap_to) = holes[0]
+    assert abs(gap_from / 100 - 60.0) < 0.6 and abs(gap_to / 100 - 70.0) < 0.6  # where the dropout was
