@@ -12,6 +12,8 @@ Everything runs on this machine in one go, so the ratios hold whatever the machi
 - **references**: a straightforward scipy pipeline (zero-phase band-pass and notch with ``sosfiltfilt``,
   moving RMS, a threshold and a 10-s rule) on the same night, and NeuroKit2's ``emg_process`` on one hour
   when NeuroKit2 is installed;
+- **the bridge**: decoding each band's notifications, the notification callback, and two bands at full rate
+  through the journal, decoding and the online detector (:mod:`nightcramp.bench_bridge`);
 - **reading a BDF**: the night written as an 8-h BDF with EMG at 2 kHz (each 1-kHz sample twice) and the
   accelerometers at 100 Hz, read into the detector's arrays, in MB/s against a plain sequential read of the
   same file in the same run (both from the page cache, after one read to warm it), and the peak memory of
@@ -39,6 +41,7 @@ from detector.events import mask_to_runs
 from detector.night import NightDetector, analyze_arrays, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
 from firmware_bridge.formats import read_edf
+from nightcramp.bench_bridge import format_bridge, run_bridge_bench
 
 H = 3600.0
 
@@ -193,6 +196,7 @@ def _uncache(path: Path) -> None:
 _READ_CHILD = """
 import json, sys
 from firmware_bridge.formats import read_edf
+from nightcramp.bench_bridge import format_bridge, run_bridge_bench
 rec = read_edf(sys.argv[1])
 out_mb = sum(s.data.nbytes for s in rec.signals) / 1e6
 with open("/proc/self/status") as fh:
@@ -257,6 +261,7 @@ def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], No
     log("memory (fresh process) ...")
     res["memory"] = _memory(night8)
     res["bdf_read"] = _bdf_read(night8, repeat, log)
+    res["bridge"] = run_bridge_bench(log)
     res["neurokit2"] = _neurokit(night8, log) if neurokit else None
     if res["neurokit2"] is not None:
         per_hour_ours = t8 / 8.0
@@ -310,6 +315,8 @@ def format_bench(res: dict[str, Any]) -> str:
                 "close to a plain read; memory about the arrays",
             )
         )
+    if res.get("bridge"):
+        rows += format_bridge(res["bridge"])
     nk = res.get("neurokit2")
     if nk:
         rows.append(

@@ -341,6 +341,21 @@ def _decode_delta(
     return cum - np.repeat(before, counts, axis=0), counts
 
 
+def encode_delta_frame(ts_ns: int, samples: npt.ArrayLike, *, frame_type: int = 0x81) -> bytes:
+    """A delta-compressed ACC frame of ``samples`` (n, 3) int16 counts, last sample at ``ts_ns``: the first
+    sample as reference, then one block whose bit width fits the largest delta (as a band would send it;
+    used by the simulator's bands and the benchmark)."""
+    x = np.asarray(samples, dtype=np.int64).reshape(-1, 3)
+    d = np.diff(x, axis=0)
+    width = int(max(2, int(np.max(np.abs(d), initial=0)).bit_length() + 1))
+    head = bytes((ACC,)) + struct.pack("<Q", ts_ns) + bytes((frame_type,)) + struct.pack("<3h", *x[0].tolist())
+    if not d.size:
+        return head
+    bits = (d.reshape(-1, 1) >> np.arange(width)) & 1  # two's complement, LSB first, sample-major
+    body = np.packbits(bits.astype(np.uint8).reshape(-1), bitorder="little").tobytes()
+    return head + bytes((width, d.shape[0])) + body
+
+
 class PolarProfile:
     """Profile of Polar bands' PMD accelerometer stream (Verity Sense, H10)."""
 

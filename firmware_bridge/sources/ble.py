@@ -148,6 +148,43 @@ async def scan(timeout_s: float = 5.0, *, all_devices: bool = False) -> list[Fou
     return out
 
 
+class Inbox:
+    """The notification callback of one band: stamp the host time, count, enqueue. Nothing else runs in it.
+
+    While :meth:`hold` is in force (the band's settings are still being negotiated) packets wait in a list;
+    :meth:`release` enqueues them, in order, and lets later ones straight through.
+    """
+
+    __slots__ = ("_clock", "_held", "_queue", "_status", "_t0", "device")
+
+    def __init__(
+        self, queue: asyncio.Queue[Any], device: int, status: BandStatus, clock: Callable[[], int], t0: int
+    ) -> None:
+        self._queue, self.device, self._status, self._clock, self._t0 = queue, device, status, clock, t0
+        self._held: list[Packet] | None = None
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for packet in held:
+            self._queue.put_nowait(packet)
+
+    def __call__(self, _char: Any, data: bytearray) -> None:
+        t = self._clock() - self._t0
+        st = self._status
+        st.packets += 1
+        st.bytes += len(data)
+        st.last_rx_ns = t
+        st.backlog += 1
+        packet = Packet(self.device, t, bytes(data))
+        if self._held is None:
+            self._queue.put_nowait(packet)
+        else:
+            self._held.append(packet)
+
+
 class BleSource:
     """Record bands live; an async context manager whose :meth:`items` yields in arrival order.
 
@@ -316,34 +353,20 @@ class BleSource:
         def on_disconnect(_client: BleakClient) -> None:
             gone.set()
 
-        held: list[Packet] | None = []  # packets that beat the band's settings are held until they are known
-
-        def on_data(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-            # the whole callback: stamp, count, enqueue
-            t = self._clock() - self._t0
-            st.packets += 1
-            st.bytes += len(data)
-            st.last_rx_ns = t
-            st.backlog += 1
-            packet = Packet(band.device, t, bytes(data))
-            if held is None:
-                self._queue.put_nowait(packet)
-            else:
-                held.append(packet)
+        inbox = Inbox(self._queue, band.device, st, self._clock, self._t0)
+        inbox.hold()  # packets that beat the band's settings wait until those are known
 
         client = BleakClient(device, disconnected_callback=on_disconnect, timeout=cfg.connect_timeout_s)
         await client.connect()
         try:
             st.connects += 1
             self._event("connected", band.device, address=device.address, name=name, attempt=st.connects)
-            settings = await self._start(client, profile, settings, on_data)
+            settings = await self._start(client, profile, settings, inbox)
             info = DeviceInfo(band.device, profile.name, profile.version, band.leg, name, device.address, settings)
             if self._infos.get(band.device) != info:  # what was negotiated, before the first packet
                 self._infos[band.device] = info
                 self._queue.put_nowait(info)
-            for packet in held or []:
-                self._queue.put_nowait(packet)
-            held = None
+            inbox.release()
             st.state = "streaming"
             st.last_rx_ns = self.now_ns()
             self._event("stream_started", band.device)

@@ -310,3 +310,17 @@ def test_registered_and_matched() -> None:
     assert PROFILE.matches(None, ["FB005C80-02E7-F387-1CAD-8ACD2D8DF0C8"])
     assert not PROFILE.matches("Mi Band", ["0000180d-0000-1000-8000-00805f9b34fb"])
     assert PROFILE.notify_uuid == PMD_DATA and FACTOR == 5
+
+
+def test_the_frame_encoder_round_trips_through_the_decoder_and_the_oracle() -> None:
+    from firmware_bridge.profiles.polar import encode_delta_frame
+
+    rng = np.random.default_rng(9)
+    x = np.cumsum(rng.integers(-300, 300, (37, 3)), axis=0) + 1000
+    frame = encode_delta_frame(123, x)
+    width = int(np.abs(np.diff(x, axis=0)).max()).bit_length() + 1  # the sign needs one more bit
+    assert frame[16] == width and frame[17] == 36
+    (block,) = acc([frame]).blocks
+    np.testing.assert_array_equal(np.rint(block.data.T / MG).astype(int), x)
+    blocks = [(width, np.diff(x, axis=0).tolist())]
+    assert frame == delta_frame(123, x[0].tolist(), blocks)  # byte for byte what the loop encoder writes

@@ -53,3 +53,19 @@ def test_the_benchmark_bdf_is_a_valid_bdf_that_reads_back_its_night(tmp_path: Pa
     np.testing.assert_allclose(emg, np.repeat(night.emg["left"], 2), atol=lsb_uv)
     np.testing.assert_allclose(acc, night.acc["left"], atol=lsb_g)
     np.testing.assert_allclose(emg, theirs.signals[0].data, atol=1e-6 * 3276.8)
+
+
+def test_bridge_bench_pieces_measure_real_work() -> None:
+    from nightcramp.bench_bridge import _payloads, callback_cost
+
+    payloads = _payloads(np.random.default_rng(0))
+    from firmware_bridge.profiles import get_profile
+
+    for name, (frames, extra, fs) in payloads.items():
+        profile = get_profile(name)
+        settings = {**profile.default_settings(), **extra}
+        decoded = profile.decode(frames[:50], np.arange(50), settings)
+        assert decoded.malformed == 0 and decoded.blocks, name  # the benchmark decodes valid notifications
+        n = sum(int(b.counts.sum()) for b in decoded.blocks)
+        assert n >= 50 and profile.streams(settings)[0].fs_hz == fs
+    assert 0.0 < callback_cost(2000) < 1000.0
