@@ -141,12 +141,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 # -- scan ----------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
-    from firmware_bridge.sources.ble import scan
+    from firmware_bridge.sources.ble import explain, scan
 
     try:
         found = asyncio.run(scan(args.timeout, all_devices=args.all))
     except Exception as exc:  # no adapter, no BlueZ, no permission: one sentence
-        raise BandsError(f"cannot scan for Bluetooth LE devices ({_why(exc)})") from None
+        raise BandsError(f"cannot scan for Bluetooth LE devices: {explain(exc)}") from None
     if not found:
         print(f"No {'device' if args.all else 'known band'} seen in {args.timeout:g} s.")
         return 0
@@ -155,11 +155,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         rssi = "" if f.rssi is None else str(f.rssi)
         print(f"{f.address:<20} {rssi:>5}  {f.profile or '-':<9} {f.name or ''}")
     return 0
-
-
-def _why(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # -- record --------------------------------------------------------------------------------------------
@@ -206,8 +201,12 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
-    from firmware_bridge.sources.ble import BleSource
+    from firmware_bridge.sources.ble import BleSource, explain, scan
 
+    try:  # is Bluetooth there at all? (a missing adapter or BlueZ would only ever be retried)
+        await scan(0.2, all_devices=True)
+    except Exception as exc:
+        raise BandsError(f"cannot record: {explain(exc)}") from None
     names = {b.device: (b.leg or b.target) for b in bands}
     source = BleSource(bands)
     start: str | None = None

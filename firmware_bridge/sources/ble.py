@@ -442,6 +442,16 @@ class BleSource:
             pass  # the band is going away anyway; the journal already has everything that arrived
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+def explain(exc: BaseException) -> str:
+    """A readable reason for a failed scan or connection."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        return "the system D-Bus is not running, so Bluetooth (BlueZ) cannot be reached"
+    if "ServiceUnknown" in text or "org.bluez was not provided" in text:
+        return "BlueZ (bluetoothd) is not running"
+    if "No powered Bluetooth adapters" in text or ("adapter" in text.lower() and "not found" in text.lower()):
+        return "no Bluetooth adapter is available or it is switched off"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_describe = explain

@@ -176,3 +176,12 @@ def test_record_options_are_checked(tmp_path: Path) -> None:
     for args, message in cases:
         out = cramp("record", *args)
         assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+
+
+def test_without_bluetooth_scan_and_record_say_so_in_one_sentence(tmp_path: Path) -> None:
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+    scan = cramp("scan", "--timeout", "0.5", env=env)
+    assert scan.returncode == 2 and "the system D-Bus is not running" in scan.stderr
+    rec = cramp("record", "--device", "band", "--out", str(tmp_path / "n.ncr"), env=env)
+    assert rec.returncode == 2 and "cannot record: the system D-Bus is not running" in rec.stderr
+    assert not (tmp_path / "n.ncr").exists() and "Traceback" not in rec.stderr
