@@ -57,8 +57,9 @@ class AccFrames:
 class AccProcessor:
     """One accelerometer stream (3 axes in g), sample chunks in, :class:`AccFrames` out."""
 
-    def __init__(self, *, fs: float, params: AccParams, frame_hz: int) -> None:
+    def __init__(self, *, fs: float, params: AccParams, frame_hz: int, tremor: bool = True) -> None:
         self.p, self.frame_hz = params, frame_hz
+        self.tremor = tremor  #: measure the tremor band (only legs without EMG use it)
         self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=8)
         self._next_frame = 0
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
@@ -113,7 +114,7 @@ class AccProcessor:
     def _tremor(self, start: int, xyz: FloatArray, power: FloatArray, used: FloatArray) -> None:
         """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling)."""
         n = xyz.shape[1]
-        if self._sos is None:
+        if self._sos is None or not self.tremor:
             power[:] = 0.0
             used[:] = 0.0
             return
@@ -155,10 +156,13 @@ class AccProcessor:
         moving = ok & (motion > p.motion_g)
         still = ok & (slow_sd < p.still_g)
         tremor = np.sqrt(tremor_ms)
-        rest = self._rest.levels_for(first, tremor, still & ~moving)
-        level = np.sqrt(self._tremor_win.mean(np.where(still, tremor_ms, np.nan)[np.newaxis])[0])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.nan_to_num(np.where(still, level / rest, np.nan), nan=0.0)
+        if self.tremor:
+            rest = self._rest.levels_for(first, tremor, still & ~moving)
+            level = np.sqrt(self._tremor_win.mean(np.where(still, tremor_ms, np.nan)[np.newaxis])[0])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.nan_to_num(np.where(still, level / rest, np.nan), nan=0.0)
+        else:
+            ratio = np.zeros(n)
         return AccFrames(
             first=first,
             gravity_g=grav,

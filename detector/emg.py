@@ -263,8 +263,10 @@ class EmgProcessor:
                 sub = slice(lo, lo + _BLOCK_FRAMES)
                 frames = frame_matrix(block.data, length, starts[sub])[0]
                 out[:, rows[sub]] = self._frame_features(frames, fb, length)
-        if self.full_scale_uv:  # frames with a sample pinned at the amplifier's full scale
-            pinned = np.flatnonzero(np.abs(x) >= self.p.clip_level * self.full_scale_uv)
+        level = self.p.clip_level * self.full_scale_uv if self.full_scale_uv else None
+        # frames with a sample pinned at the amplifier's full scale (two cheap reductions rule out most blocks)
+        if level is not None and not (x.max(initial=-np.inf) < level and x.min(initial=np.inf) > -level):
+            pinned = np.flatnonzero(np.abs(x) >= level)
             if pinned.size:
                 rate = self._cutter.rate
                 s0 = first_sample_of_frame(block.first, fs=rate, frame_hz=self.frame_hz)

@@ -122,6 +122,7 @@ class NightDetector:
         self._sync_every = max(1, round(p.sync_every_s * self.fh))
         self._proc: dict[str, EmgProcessor | AccProcessor] = {}
         self._store: dict[str, FrameStore] = {}
+        emg_legs = {s.leg or "left" for s in streams if s.kind == "emg"}
         for s in streams:
             if s.kind == "emg":
                 self._proc[s.name] = EmgProcessor(
@@ -129,7 +130,9 @@ class NightDetector:
                 )
                 self._store[s.name] = FrameStore(EMG_TRACKS)
             else:
-                self._proc[s.name] = AccProcessor(fs=s.fs_hz, params=p.acc, frame_hz=self.fh)
+                # the tremor band only serves legs without EMG (mechanomyography instead of EMG)
+                tremor = (s.leg or "left") not in emg_legs
+                self._proc[s.name] = AccProcessor(fs=s.fs_hz, params=p.acc, frame_hz=self.fh, tremor=tremor)
                 self._store[s.name] = FrameStore(ACC_TRACKS)
         self._legs: dict[str, _Leg] = {}
         for s in streams:
@@ -801,43 +804,25 @@ def analyze_streams(
         data.append((info.name, arr))
     det = NightDetector(streams, params)
 
-    # each stream's pieces: its stretches without gaps, cut to bounded lengths (any cut gives the same frames)
-    plans: list[list[tuple[int, npt.NDArray[np.floating[Any]]]]] = []
-    for name, arr in data:
+    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[list[EmgFrames | AccFrames]]:
+        name, arr = item
+        proc = det._proc[name]
+        out: list[list[EmgFrames | AccFrames]] = []
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
-        rows = arr[0] if name.startswith("emg") else arr
-        plans.append(
-            [(c, rows[..., c : min(stop, c + step)]) for a, stop in _finite_runs(arr) for c in range(a, stop, step)]
-        )
-    # the streams' own stages are independent: they run on all cores, each stream's pieces one after the
-    # other, while this thread fuses the pieces in time order as they come (fusion gives the same events in
-    # any batching), so that fusing overlaps the stream stages and the frame stores stay small
-    slots: list[list[Future[list[EmgFrames | AccFrames]]]] = [[Future() for _ in plan] for plan in plans]
-    stopping = False
+        for a, b in _finite_runs(arr):
+            chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
+            for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
+                out.append([*proc.push(c, chunk[..., c - a : min(b, c + step) - a])])
+        return out
 
-    def work(si: int, i: int) -> None:
-        if stopping:
-            return
-        name, (c, chunk) = data[si][0], plans[si][i]
-        try:
-            slots[si][i].set_result([*det._proc[name].push(c, chunk)])
-        except BaseException as exc:
-            slots[si][i].set_exception(exc)
-            return
-        if i + 1 < len(plans[si]):
-            pool.submit(work, si, i + 1)
-
+    # the streams' own stages are independent: run them on all cores, then fuse them piece by piece in
+    # time order, so that the frame stores stay small (fusion gives the same events in any batching)
     workers = min(len(data), os.cpu_count() or 1)
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
-        try:
-            for si, plan in enumerate(plans):
-                if plan:
-                    pool.submit(work, si, 0)
-            for i in range(max((len(plan) for plan in plans), default=0)):
-                for si, (name, _) in enumerate(data):
-                    if i < len(plans[si]):
-                        det._ingest(name, slots[si][i].result())
-        finally:
-            stopping = True
+        per_stream = list(pool.map(frames_of, data))
+    for i in range(max((len(f) for f in per_stream), default=0)):
+        for (name, _), pieces in zip(data, per_stream, strict=True):
+            if i < len(pieces):
+                det._ingest(name, pieces[i])
     det.finish(duration_s)
     return det
