@@ -11,7 +11,13 @@ device, :class:`DeviceTimeline`:
 3. places frame ``j`` of a stream at sample ``round((t_device + offset) * fs)`` of the recording grid
    (sample ``i`` lies at ``i / fs`` s from the recording start), chaining consecutive frames exactly and
    starting a new contiguous segment only where the device clock says samples are missing (a lost
-   notification, a dropout) — or where the chain drifted more than the tolerance from the clock.
+   notification, a dropout) — or where the chain drifted more than the tolerance from the clock;
+4. follows the device clock's drift against the host's (a Polar crystal is off by ~20 ppm, 0.6 s over a
+   night): the least transport delay of each minute of device time rises or falls with the drift, and a
+   line fitted through those minutes (once they span 10 minutes) moves the offset of each new segment, so
+   that after a dropout the samples land at the right host time. Only minutes that ended before a segment
+   starts are used, so the placement still does not depend on how frames are batched. Within a segment
+   the samples stay chained; the drift found is reported (``stats.drift_ppm``).
 
 The output is a list of contiguous :class:`Chunk` s per stream; a jump in ``start`` is a signal gap.
 """
@@ -30,6 +36,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _WINDOW = 4096
 CLOCKLESS_GAP_S = 1.0  #: without a device clock, frames arriving this much later than their chain start a gap
+_DRIFT_WINDOW_NS = 60 * 10**9  # the least delay is taken per minute of device time ...
+_DRIFT_MIN_SPAN_NS = 10 * 60 * 10**9  # ... and a drift is fitted once those minutes span 10 minutes
+_DRIFT_MAX = 1e-3  # 1000 ppm: a larger "drift" is a change in delays, not a crystal
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,9 @@ class _StreamState:
     wrap_base: int = 0
     last_raw: int | None = None
     next_index: int | None = None
+    seg_offset: int | None = None  #: device -> recording offset of the current contiguous segment (ns)
+    first_dev: int | None = None
+    floors: dict[int, tuple[int, int]] = field(default_factory=dict)  #: window -> (least delay, its device time)
 
 
 @dataclass
@@ -56,6 +68,7 @@ class TimelineStats:
     gaps: int = 0
     offset_ns: int | None = None
     per_stream_gaps: dict[str, int] = field(default_factory=dict)
+    drift_ppm: dict[str, float] = field(default_factory=dict)  #: device clock against the host's, per stream
 
 
 class DeviceTimeline:
@@ -133,10 +146,44 @@ class DeviceTimeline:
             out += self._place(self._streams[block.stream], block, t_dev)
         return out
 
+    def _learn_drift(self, st: _StreamState, block: SampleBlock, t_dev: IntArray) -> None:
+        """Remember the least transport delay in each window of device time: their trend is the drift."""
+        if st.first_dev is None:
+            st.first_dev = int(t_dev[0])
+        end = t_dev + ((block.counts - 1) * (1e9 / st.spec.fs_hz)).astype(np.int64)
+        delay = block.t_rx_ns.astype(np.int64) - end
+        windows = end // _DRIFT_WINDOW_NS
+        for w in np.unique(windows).tolist():
+            sel = np.flatnonzero(windows == w)
+            k = sel[int(np.argmin(delay[sel]))]
+            best = st.floors.get(w)
+            if best is None or int(delay[k]) < best[0]:
+                st.floors[w] = (int(delay[k]), int(end[k]))
+
+    def _drift_ns(self, st: _StreamState, t: int) -> int:
+        """How far the device clock has drifted from the host's between the stream's start and device time
+        ``t``, from the windows that closed before ``t`` (so any batching gives the same answer)."""
+        if st.first_dev is None:
+            return 0
+        done = [(td, d) for w, (d, td) in st.floors.items() if (w + 1) * _DRIFT_WINDOW_NS <= t]
+        if len(done) < 3 or max(td for td, _ in done) - min(td for td, _ in done) < _DRIFT_MIN_SPAN_NS:
+            return 0
+        tds = np.array([td for td, _ in done], dtype=np.float64)
+        ds = np.array([d for _, d in done], dtype=np.float64)
+        slope = float(np.polyfit(tds - tds.mean(), ds, 1)[0])
+        if abs(slope) > _DRIFT_MAX:
+            return 0  # not a clock drift: the delays themselves changed
+        self.stats.drift_ppm[st.spec.name] = round(slope * 1e6, 1)
+        return round(slope * (t - st.first_dev))
+
     def _place(self, st: _StreamState, block: SampleBlock, t_dev: IntArray) -> list[Chunk]:
         fs = st.spec.fs_hz
-        offset = self.stats.offset_ns or 0
-        raw_idx = np.rint((t_dev + offset) * (fs / 1e9)).astype(np.int64)
+        base = self.stats.offset_ns or 0
+        if block.t_device_ns is not None:
+            self._learn_drift(st, block, t_dev)
+        if st.seg_offset is None:
+            st.seg_offset = base
+        raw_idx = np.rint((t_dev + st.seg_offset) * (fs / 1e9)).astype(np.int64)
         counts = block.counts
         # Without a device clock the time comes from arrival, which jitters by tens of ms and bursts by up to
         # seconds: frames are chained by count and a gap is only where they arrive much later than the chain
@@ -156,6 +203,11 @@ class DeviceTimeline:
                 j += 1
                 continue
             else:
+                if not clockless:  # a new segment: placed by the clock, drift included
+                    offset = base + self._drift_ns(st, int(t_dev[j]))
+                    if offset != st.seg_offset:
+                        st.seg_offset = offset
+                        raw_idx = np.rint((t_dev + offset) * (fs / 1e9)).astype(np.int64)
                 pos0 = int(raw_idx[j])
                 if nxt is not None:
                     self.stats.gaps += 1

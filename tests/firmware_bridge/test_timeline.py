@@ -96,3 +96,41 @@ def test_a_band_without_clock_is_chained_through_jitter_and_bursts_with_a_gap_on
     assert len(holes) == 1
     (gap_from, gap_to) = holes[0]
     assert abs(gap_from / 100 - 60.0) < 0.6 and abs(gap_to / 100 - 70.0) < 0.6  # where the dropout was
+
+
+def test_a_drifting_device_clock_is_followed_so_that_after_a_dropout_samples_land_at_host_time() -> None:
+    """The band's crystal runs 200 ppm slow (exaggerated, to show in 25 minutes): after a 30-s dropout at
+    20 minutes, its samples are placed by the drift-corrected clock, within 4 ms of the true host time,
+    whatever the batching; without the correction they would be 0.25 s off."""
+    fs, ppm = 500.0, 200.0
+    n = int(fs * 25 * 60)
+    x = np.arange(n) % 30000
+    host = np.arange(n) / fs  # true host time of each sample
+    dev_us = host * (1 - ppm * 1e-6) * 1e6 + 3e6  # the band's slow clock
+    frames_at = np.arange(0, n, 25)
+    frames = encode_frames("emg", x[np.newaxis], frame_samples=25, t0_us=dev_us[frames_at], fs_hz=fs)
+    rng = np.random.default_rng(5)
+    t_rx = ((host[frames_at] + 24 / fs + 0.008 + rng.exponential(0.01, frames_at.size)) * 1e9).astype(np.int64)
+    lost = (host[frames_at] > 1200) & (host[frames_at] < 1230)
+    keep = np.flatnonzero(~lost)
+    payloads, t_keep = [frames[i] for i in keep], t_rx[keep]
+    placed = []
+    for batch in (64, 977, len(payloads)):
+        tl = DeviceTimeline(PROFILE.streams(SETTINGS), clock_wrap_ns=PROFILE.device_clock_wrap_ns)
+        chunks = []
+        for i in range(0, len(payloads), batch):
+            chunks += tl.push(PROFILE.decode(payloads[i : i + batch], t_keep[i : i + batch], SETTINGS).blocks)
+        chunks += tl.finish()
+        assert tl.stats.gaps == 1 and abs(tl.stats.drift_ppm["emg"] - ppm) < 10
+        segments: list[list[int]] = []
+        for c in sorted(chunks, key=lambda c: c.start):  # contiguous chunks joined into segments
+            if segments and segments[-1][0] + segments[-1][1] == c.start:
+                segments[-1][1] += c.data.shape[1]
+            else:
+                segments.append([c.start, c.data.shape[1]])
+        placed.append(segments)
+    assert placed[0] == placed[1] == placed[2]  # any batching, the same placement
+    after = placed[0][1][0]  # the first sample after the dropout
+    first_back = int(frames_at[keep[np.searchsorted(host[frames_at[keep]], 1230)]])
+    calib = 0.008  # the offset carries the shortest delay: compare against host time plus it
+    assert abs(after / fs - (host[first_back] + calib)) < 0.004
