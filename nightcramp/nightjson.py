@@ -6,7 +6,8 @@ Layout::
      "software": "nightcramp 0.1.0",
      "source": {"path", "format", "start_time" (ISO-8601 or null), "duration_s", "complete",
                 "streams": [{"name", "kind": "emg"|"acc", "leg": "left"|"right"|null, "fs_hz", "unit"}],
-                "devices": [{"device", "profile", "leg", "name", "address"}],
+                "devices": [{"device", "profile", "leg", "name", "address", "link": {"packets",
+                             "malformed_packets", "gaps", "frames_overlapping", "clock_drift_ppm"}}],
                 "packets", "malformed_packets", "mains_hz": {stream: Hz or null},
                 and for a file made by another tool (EDF/BDF): "channels": {stream: [file labels]},
                 "annotations": [{"onset_s", "duration_s" (or null), "text"}], "warnings": [sentences]},
@@ -70,7 +71,14 @@ def night_json(result: NightResult) -> dict[str, Any]:
                 for s in result.streams
             ],
             "devices": [
-                {"device": d.device, "profile": d.profile, "leg": d.leg, "name": d.name, "address": d.address}
+                {
+                    "device": d.device,
+                    "profile": d.profile,
+                    "leg": d.leg,
+                    "name": d.name,
+                    "address": d.address,
+                    **({"link": result.link[d.device]} if d.device in result.link else {}),
+                }
                 for d in result.devices
             ],
             "packets": result.packets,

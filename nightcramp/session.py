@@ -50,6 +50,7 @@ class NightResult:
     malformed: int = 0
     source: dict[str, Any] = field(default_factory=dict)
     start_time: str | None = None  #: ISO-8601 start as a file states it (used when ``start_unix_ns`` is None)
+    link: dict[int, dict[str, Any]] = field(default_factory=dict)  #: per band: packets, malformed, gaps, drift
 
 
 @dataclass
@@ -61,6 +62,8 @@ class _Device:
     streams: tuple[StreamInfo, ...]
     t: list[int] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+    packets: int = 0
+    malformed: int = 0
     decoder: Any = None  #: the profile's stateful decoder, for profiles that have one (Ganglion)
 
 
@@ -151,6 +154,16 @@ class NightSession:
             connection_events=list(self.connection_events),
             packets=self.packets,
             malformed=self.malformed,
+            link={
+                d.info.device: {
+                    "packets": d.packets,
+                    "malformed_packets": d.malformed,
+                    "gaps": d.timeline.stats.gaps,
+                    "frames_overlapping": d.timeline.stats.frames_dropped,
+                    "clock_drift_ppm": dict(d.timeline.stats.drift_ppm),
+                }
+                for d in self._devices.values()
+            },
         )
 
     # -- internals -------------------------------------------------------------------------------
@@ -192,6 +205,8 @@ class NightSession:
             decoded = dev.profile.decode(payloads, t, dev.info.settings)
         self.packets += len(payloads)
         self.malformed += decoded.malformed
+        dev.packets += len(payloads)
+        dev.malformed += decoded.malformed
         self._ensure_detector()
         chunks = dev.timeline.push(decoded.blocks) if decoded.blocks else []
         self._analyse(dev, chunks)

@@ -161,6 +161,8 @@ def test_record_writes_every_packet_and_stops_cleanly_on_ctrl_c(bus_env: tuple[s
     assert writes[:2] == [b"?", b"b"] and writes[-1] == b"s"
     doc = json.loads(night.read_text())
     assert doc["schema"] == "cramp-night/1" and doc["summary"]["cramp_count"] == 0
+    link = doc["source"]["devices"][0]["link"]
+    assert link["packets"] == len(frames) and link["malformed_packets"] == 0 and link["gaps"] == 0
     assert (os.stat(out).st_mode & 0o777) == 0o600
 
 
