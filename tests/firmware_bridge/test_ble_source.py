@@ -203,3 +203,25 @@ async def test_polar_negotiates_on_the_control_point_and_keeps_the_factor(system
         decoded = polar.PROFILE.decode(packets(items, 0), list(range(len(frames))), info.settings)
         assert round(decoded.blocks[0].data[2, 0] * 1000) == 992  # mG through the negotiated factor
         assert PROFILE.name == "nus-emg"
+
+
+async def test_malformed_notifications_are_recorded_counted_and_skipped(system_bus: str) -> None:
+    from nightcramp.session import NightSession
+
+    good = emg_frames(120, 8)
+    garbage = [b"", b"\x10\x01", b"\x7f" * 30, b"\x10\x05\x00\x00\x00\x00\x00\x09" + b"\x01" * 7]
+    payloads = good[:40] + garbage[:2] + good[40:80] + garbage[2:] + good[80:]
+    async with FakeBlueZ(system_bus) as bluez:
+        dev = bluez.add_device("C0:FF:EE:00:00:01", "NightCramp band L", NUS)
+        band = StreamingBand(dev, char_uuid=NUS_TX, command_uuid=NUS_RX, payloads=payloads, start=b"b", stop=b"s")
+        async with BleSource([BandRequest(0, "band L", "left")], FAST) as source:
+            items = await collect(source, lambda _: len(packets(_, 0)) == len(payloads))
+    assert packets(items, 0) == payloads == band.sent  # kept as they came, for the journal
+    session = NightSession()
+    for item in items:
+        session.add(item)
+    result = session.finish()
+    assert result.malformed == 4 and result.packets == len(payloads)
+    assert result.link[0]["malformed_packets"] == 4
+    emg = next(s for s in result.streams if s.kind == "emg")
+    assert emg.name == "emg:left"
