@@ -38,6 +38,11 @@ from detector.night import StreamInfo
 from firmware_bridge.formats.channels import NON_SIGNAL, ChannelHeader, StreamPlan, plan_streams
 from firmware_bridge.formats.recording import Annotation, ChannelRole, Recording, RecordingError, Signal
 
+try:  # the optional C kernel (setup.py); without it the numpy path below gives the same arrays
+    from firmware_bridge.formats import _edfkernel
+except ImportError:  # pragma: no cover - depends on the build
+    _edfkernel = None  # type: ignore[assignment]
+
 EDF_MAGIC = b"0       "
 BDF_MAGIC = b"\xffBIOSEMI"
 MAX_DURATION_S = 48 * 3600.0  #: longest recording read (a discontinuous file's gaps count too)
@@ -538,6 +543,13 @@ def _convert(
     """
     k, record_bytes = shape
     first = (r0 - ra) * o.spr + (ra * o.spr if o.starts is None else int(o.starts[ra]))
+    if _edfkernel is not None:  # the same floats in one pass, without the interpreter lock
+        out = o.row[first : first + k * o.spr]
+        low, high = _edfkernel.convert(
+            flat, o.cols.start, record_bytes, k, o.spr, out, bytes_per_sample, o.gain, o.offset, o.dmin, o.dmax
+        )
+        o.pinned += low + high
+        return
     seg = o.row[first : first + k * o.spr].reshape(k, o.spr)
     strides = (record_bytes, bytes_per_sample)
     if bytes_per_sample == 2:
