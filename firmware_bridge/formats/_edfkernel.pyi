@@ -1,12 +1,12 @@
-from typing_extensions import Buffer
+from typing import Any
 
 def convert(
-    src: Buffer,
+    src: Any,  # a contiguous buffer of bytes (the data records)
     offset: int,
     record_bytes: int,
     n_records: int,
     spr: int,
-    dst: Buffer,
+    dst: Any,  # a writable contiguous float32 buffer of n_records * spr values
     bytes_per_sample: int,
     gain: float,
     add: float,
