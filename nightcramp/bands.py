@@ -249,11 +249,15 @@ async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
                 loop.remove_signal_handler(signal.SIGTERM)
+    for device, reason in source.errors.items():
+        print(f"cramp: {names.get(device, device)} band: {reason}", file=sys.stderr)
     stats = {d: s.to_json() for d, s in source.status.items()}
     print(f"\nStopped. The recording is in {out} ({sum(s['packets'] for s in stats.values())} packets).")
     try:
         result = session.finish()
     except SessionError:
+        if source.errors and len(source.errors) == len(bands):
+            raise BandsError(next(iter(source.errors.values()))) from None
         print("No band connected, so there is no night to summarise.")
         return 1
     journal = read_journal(out)
@@ -279,5 +283,6 @@ def _say(e: JournalEvent, names: Mapping[int, str], start: str | None) -> None:
         "reconnecting": f"{who}: reconnecting in {f.get('delay_s')} s",
         "connect_failed": f"{who}: connection failed ({f.get('error')})",
         "silent": f"{who} sent nothing for {f.get('watchdog_s')} s; reconnecting",
+        "gave_up": f"{who}: {f.get('error')}",
     }.get(e.kind, f"{who}: {e.kind}")
     print(f"{clock(e.t_ns / 1e9, start)}  {text}", flush=True)

@@ -110,6 +110,10 @@ class BandStatus:
         }
 
 
+class BandUnusable(Exception):
+    """A band that can never be recorded as asked (no profile decodes it): its supervisor stops."""
+
+
 def is_address(target: str) -> bool:
     """Whether ``target`` is a Bluetooth address (else it is a name)."""
     return bool(_ADDRESS.match(target))
@@ -215,6 +219,7 @@ class BleSource:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.status = {b.device: BandStatus(b.device, b.target) for b in bands}
+        self.errors: dict[int, str] = {}  #: bands given up on, with the reason
         self._infos: dict[int, DeviceInfo] = {}
 
     # -- Source ----------------------------------------------------------------------------------
@@ -292,6 +297,11 @@ class BleSource:
             delivered = False
             try:
                 delivered = await self._session(band)
+            except BandUnusable as exc:
+                st.state = "unusable"
+                self.errors[band.device] = str(exc)
+                self._event("gave_up", band.device, error=str(exc))
+                return
             except Exception as exc:  # a backend error of any type must not end the night
                 st.failed_attempts += 1
                 self._event("connect_failed", band.device, error=_describe(exc))
@@ -330,7 +340,11 @@ class BleSource:
             return get_profile(band.profile)
         profile = match_profile(name, adv.service_uuids if adv else [])
         if profile is None:
-            raise BleakError(f"no device profile recognises {name or band.target!r}; give --profile")
+            known = ", ".join(sorted(PROFILES))
+            raise BandUnusable(
+                f"no band profile recognises {name or band.target!r} ({device_address(band, adv)}); "
+                f"if it is one of {known}, give it with --profile"
+            )
         return profile
 
     async def _session(self, band: BandRequest) -> bool:
@@ -440,6 +454,10 @@ class BleSource:
                 await client.stop_notify(profile.notify_uuid)
         except (BleakError, TimeoutError, OSError, EOFError):
             pass  # the band is going away anyway; the journal already has everything that arrived
+
+
+def device_address(band: BandRequest, adv: AdvertisementData | None) -> str:
+    return "advertising " + (", ".join(adv.service_uuids) or "no service") if adv else band.target
 
 
 def explain(exc: BaseException) -> str:

@@ -225,3 +225,13 @@ async def test_malformed_notifications_are_recorded_counted_and_skipped(system_b
     assert result.link[0]["malformed_packets"] == 4
     emg = next(s for s in result.streams if s.kind == "emg")
     assert emg.name == "emg:left"
+
+
+async def test_a_band_no_profile_recognises_is_given_up_with_the_reason(system_bus: str) -> None:
+    async with FakeBlueZ(system_bus) as bluez:
+        bluez.add_device("11:22:33:44:55:66", "Kitchen scale", {"0000181d-0000-1000-8000-00805f9b34fb": {}})
+        async with BleSource([BandRequest(0, "Kitchen", "left")], FAST) as source:
+            items = await collect(source, lambda _: False)
+    assert events(items, 0) == ["gave_up"]
+    assert "no band profile recognises 'Kitchen scale'" in source.errors[0] and "--profile" in source.errors[0]
+    assert source.status[0].state == "unusable"
