@@ -31,7 +31,7 @@ decodes one batch with a fresh one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,11 +42,17 @@ from firmware_bridge.profiles.base import Decoded, SampleBlock, StreamSpec
 GANGLION_SERVICE = "0000fe84-0000-1000-8000-00805f9b34fb"
 GANGLION_RECEIVE = "2d30c082-f39f-4ce6-923f-3484ea480596"
 GANGLION_SEND = "2d30c083-f39f-4ce6-923f-3484ea480596"
+SOFTWARE_REVISION = "00002a28-0000-1000-8000-00805f9b34fb"  #: Device Information: software revision string
 UV_PER_COUNT = 1.2e6 / (8388607 * 1.5 * 51)
 FS_HZ = 200.0
 PACKET_BYTES = 20
 
 IntArray = npt.NDArray[np.int64]
+
+
+def firmware_from_revision(revision: str) -> int:
+    """Firmware generation from the software revision string: 3 when it starts with "3", else 2."""
+    return 3 if revision.strip().startswith("3") else 2
 
 
 def unpack_fields(bodies: npt.NDArray[np.uint8], bits: int) -> IntArray:
@@ -224,6 +230,20 @@ class GanglionProfile:
 
     def stop_commands(self, settings: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         return [(GANGLION_SEND, b"s")]
+
+    async def identify(self, read: Callable[[str], Awaitable[bytes]], settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The firmware from the Device Information software revision (``"3.0.2"`` -> 3, else 2), unless the
+        settings already say; the board does not report it anywhere else."""
+        out = dict(settings)
+        if "firmware_revision" in out:
+            return out
+        try:
+            revision = (await read(SOFTWARE_REVISION)).decode("ascii", "replace").strip("\x00 ")
+        except Exception:  # the characteristic is optional: keep the configured firmware
+            return out
+        out["firmware_revision"] = revision
+        out["firmware"] = firmware_from_revision(revision)
+        return out
 
     def new_decoder(self, settings: Mapping[str, Any]) -> GanglionDecoder:
         return GanglionDecoder(settings)

@@ -422,6 +422,9 @@ class BleSource:
         A profile with a control characteristic (Polar PMD) gets its indications subscribed first, then
         negotiates through it: each request is written with response and answered by the next indication.
         """
+        identify = getattr(profile, "identify", None)
+        if identify is not None:  # settings the band reports about itself (e.g. its firmware)
+            settings = await identify(lambda uuid: client.read_gatt_char(uuid), settings)
         control = getattr(profile, "control_uuid", None)
         negotiate = getattr(profile, "negotiate", None)
         if control is None or negotiate is None:

@@ -325,6 +325,7 @@ class FakeDevice:
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     writes: list[tuple[str, bytes, bool]] = field(default_factory=list)  #: (characteristic, bytes, with response)
     notified: list[tuple[str, bytes]] = field(default_factory=list)  #: (characteristic, bytes) sent, in order
+    values: dict[str, bytes] = field(default_factory=dict)  #: what readable characteristics hold
     on_write: WriteHandler | None = None
     fail_connects: int = 0  #: the next connection attempts fail ...
     fail_message: str = "Software caused connection abort"  #: ... with this org.bluez.Error.Failed message
@@ -390,6 +391,7 @@ class FakeDevice:
             for c_uuid, flags in chars.items():
                 c_path = f"{s_path}/char{handle:04x}"
                 ch = _Characteristic(self, c_uuid.lower(), s_path, flags, handle)
+                ch.value = self.values.get(c_uuid.lower(), b"")
                 self._chars[c_uuid.lower()] = ch
                 bus.export(c_path, ch)
                 self._gatt_paths.append(c_path)

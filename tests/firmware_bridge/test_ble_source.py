@@ -235,3 +235,32 @@ async def test_a_band_no_profile_recognises_is_given_up_with_the_reason(system_b
     assert events(items, 0) == ["gave_up"]
     assert "no band profile recognises 'Kitchen scale'" in source.errors[0] and "--profile" in source.errors[0]
     assert source.status[0].state == "unusable"
+
+
+async def test_ganglion_firmware_is_read_from_device_information_and_decoding_follows(system_bus: str) -> None:
+    from firmware_bridge.profiles import ganglion
+
+    from .test_ganglion import fw3_decoded, fw3_packets
+
+    samples = np.random.default_rng(4).integers(-(1 << 22), 1 << 22, (2 * 120, 4))
+    payloads = fw3_packets(samples, 18)
+    gatt = {
+        ganglion.GANGLION_SERVICE: {ganglion.GANGLION_RECEIVE: ["notify"], ganglion.GANGLION_SEND: ["write"]},
+        "0000180a-0000-1000-8000-00805f9b34fb": {ganglion.SOFTWARE_REVISION: ["read"]},
+    }
+    async with FakeBlueZ(system_bus) as bluez:
+        dev = bluez.add_device("C0:FF:EE:00:00:0A", "Ganglion-4f2a", gatt)
+        dev.values[ganglion.SOFTWARE_REVISION] = b"3.0.2"
+        StreamingBand(
+            dev, char_uuid=ganglion.GANGLION_RECEIVE, command_uuid=ganglion.GANGLION_SEND, payloads=payloads,
+            start=b"b", stop=b"s",
+        )  # fmt: skip
+        async with BleSource([BandRequest(0, "Ganglion", "left")], FAST) as source:
+            items = await collect(source, lambda _: len(packets(_, 0)) == len(payloads))
+    (info,) = [i for i in items if isinstance(i, DeviceInfo)]
+    assert info.profile == "ganglion" and info.settings["firmware"] == 3
+    assert info.settings["firmware_revision"] == "3.0.2"
+    received = packets(items, 0)
+    (block,) = ganglion.PROFILE.new_decoder(info.settings).decode(received, np.arange(len(received))).blocks
+    got = block.data[0] / ganglion.UV_PER_COUNT
+    np.testing.assert_allclose(got, [fw3_decoded(int(v), 18) for v in samples[:, 0]], rtol=1e-9)

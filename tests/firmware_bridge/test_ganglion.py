@@ -208,3 +208,10 @@ def test_registered_and_matched() -> None:
     assert PROFILE.start_commands({}) == [("2d30c083-f39f-4ce6-923f-3484ea480596", b"b")]
     assert PROFILE.streams({"emg_channel": 2})[0].fs_hz == 200.0
     assert fw3_counts(np.array([1 << 17]), 18).tolist() == [-(1 << 23)]
+
+
+def test_firmware_from_the_software_revision() -> None:
+    from firmware_bridge.profiles.ganglion import firmware_from_revision
+
+    assert firmware_from_revision("3.0.2") == 3 and firmware_from_revision("2.0.1") == 2
+    assert firmware_from_revision(" 3.1") == 3 and firmware_from_revision("") == 2
