@@ -206,6 +206,36 @@ class NightDetector:
         out += self._advance(final=True, end=end_frame)
         return out
 
+    def live_status(self) -> dict[str, Any]:
+        """What a live display shows now, from the latest frames: per EMG stream its resting level and the
+        activity threshold (µV); whether a leg is upright (out of bed); seconds since a leg last moved; which
+        legs are in a sustained contraction."""
+        done = max(s.next_frame for s in self._store.values())
+        look = self._f(self.params.events.sustained_inactivity_s)
+        out: dict[str, Any] = {"t_s": done / self.fh, "levels": {}, "upright": None, "still_s": None}
+        # legs with a sustained strong contraction (or, without EMG, a sustained tremor) going on now
+        out["contracting"] = {
+            leg.leg: (leg.c1.open_run if leg.emg else leg.t1.open_run if leg.t1 else None) is not None
+            for leg in self._legs.values()
+        }
+        for name, info in self.streams.items():
+            store = self._store[name]
+            if info.kind == "emg":
+                base = store.get("baseline", store.next_frame - 50, store.next_frame)
+                base = base[np.isfinite(base)]
+                if base.size:
+                    level = float(base[-1])
+                    out["levels"][name] = (level, level * self.params.emg.active_on_ratio)
+            else:
+                up = store.get("upright", store.next_frame - 10, store.next_frame)
+                if np.isfinite(up).any():
+                    out["upright"] = bool(out["upright"]) or bool(np.nanmax(up) > 0.5)
+                moving = store.get("moving", store.next_frame - look, store.next_frame)
+                seen = np.flatnonzero(moving > 0.5)
+                still = (look if not seen.size else look - 1 - int(seen[-1])) / self.fh
+                out["still_s"] = still if out["still_s"] is None else min(out["still_s"], still)
+        return out
+
     @property
     def mains_hz(self) -> dict[str, float | None]:
         return {n: p.mains_hz for n, p in self._proc.items() if isinstance(p, EmgProcessor)}

@@ -121,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", type=Path, help="write the night JSON here at the end")
     r.add_argument("--report", type=Path, help="write the HTML report here at the end")
     r.add_argument("--kinds", default="all", help="comma-separated event kinds to print (default: all)")
+    r.add_argument("--view", action="store_true", help="show the live window while replaying")
+    r.add_argument("--window", type=float, default=30.0, help="seconds of signal the window shows (default 30)")
+    r.add_argument("--duration", type=float, help="with --view: close the window after this many seconds")
+    r.add_argument("--screenshot", type=Path, help="with --view: save the window to this PNG before closing")
     r.set_defaults(func=cmd_replay)
 
     dc = sub.add_parser("decode", help="decode captured notification payloads (hex) with a band profile, as JSON")
@@ -329,6 +333,10 @@ def _write_edf(night: Journal | Recording, result: NightResult, out: Path) -> No
 def cmd_replay(args: argparse.Namespace) -> int:
     speed = _speed(str(args.speed))
     night = _open_night(args.path, args.channel, args.leg)
+    if args.view:
+        return _replay_view(night, args, speed)
+    if args.duration is not None or args.screenshot is not None:
+        raise UserError("--duration and --screenshot belong to the live window; add --view")
     kinds = None if args.kinds == "all" else set(args.kinds.split(","))
     start = _start_time(night) if isinstance(night, Journal) else night.start_wall
 
@@ -353,6 +361,42 @@ def cmd_replay(args: argparse.Namespace) -> int:
     progress.done()
     doc = _finish(result, night, args.json, args.report)
     print()
+    print(format_summary(doc))
+    return 0
+
+
+def _replay_view(night: Journal | Recording, args: argparse.Namespace, speed: float) -> int:
+    if not isinstance(night, Journal):
+        raise UserError(
+            f"the live window replays NightCramp recordings (.ncr); analyse {args.path} with 'cramp analyze' or "
+            "'cramp replay' without --view"
+        )
+    if not args.window > 0:
+        raise UserError(f"--window must be a positive number of seconds, got {args.window}")
+    if args.duration is not None and not args.duration > 0:
+        raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
+    from firmware_bridge.formats.native import band_streams
+    from nightcramp import live
+
+    streams = [s for info in night.devices.values() for s in band_streams(info).infos]
+    if not streams:
+        raise UserError(f"{args.path} describes no band; there is nothing to show")
+    pace = 60.0 if str(args.speed) == "max" else speed  # a window shows the night at a watchable pace
+    result, window = live.run_window(
+        streams,
+        lambda feed: live.replay_journal(night, feed),
+        speed=pace,
+        window_s=args.window,
+        duration_s=args.duration,
+        screenshot=args.screenshot,
+        start_unix_s=None if night.start_unix_ns is None else night.start_unix_ns / 1e9,
+    )
+    if args.screenshot is not None:
+        print(f"Saved the window to {args.screenshot}")
+    if result is None:
+        print(f"Closed at {clock(window.now_s(), _start_time(night))}; the recording is unchanged.")
+        return 0
+    doc = _finish(result, night, args.json, args.report)
     print(format_summary(doc))
     return 0
 

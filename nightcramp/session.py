@@ -77,10 +77,12 @@ class NightSession:
         on_event: Callable[[Event], None] | None = None,
         on_notice: Callable[[Notice], None] | None = None,
         batch_packets: int = 256,
+        on_samples: Callable[[str, int, np.ndarray], None] | None = None,
     ) -> None:
         self.params = params or DetectorParams()
         self._on_event = on_event
         self._on_notice = on_notice
+        self._on_samples = on_samples  #: (stream, first sample, data (channels, n)) as placed, for a live view
         self._batch = batch_packets
         self._devices: dict[int, _Device] = {}
         self._detector: NightDetector | None = None
@@ -132,6 +134,11 @@ class NightSession:
                 dev.t, dev.payloads = [], []
                 self._decode(dev, t, p)
         self._pending = 0
+
+    @property
+    def detector(self) -> NightDetector | None:
+        """The online detector, once the first band is described."""
+        return self._detector
 
     def finish(self, duration_s: float | None = None) -> NightResult:
         self.flush()
@@ -215,6 +222,8 @@ class NightSession:
         det = self._ensure_detector()
         for c in chunks:
             data = c.data[0] if c.data.shape[0] == 1 else c.data
+            if self._on_samples is not None:
+                self._on_samples(dev.names[c.stream], c.start, c.data)
             self._emit(det.push(dev.names[c.stream], c.start, data))
 
     def _emit(self, events: list[Event]) -> None:

@@ -1,0 +1,403 @@
+"""The live window (pyqtgraph): watch a night as it is replayed.
+
+Per leg, the last ``window_s`` seconds of the EMG (raw in grey, its 100-ms RMS envelope, and the detector's
+current activity threshold as a dashed line) and of the accelerometer (magnitude in g); events shaded the
+moment they are found (a "possible cramp" notice in red while it lasts); a large state line (CRAMP - LEFT,
+out of bed, asleep, awake); tonight's counters; the replay speed, which can be changed while it runs.
+
+The night runs in a worker thread (decoding and the detector) that posts what it places and finds to a
+queue; the window drains the queue on a 30-Hz timer and draws from fixed ring buffers (each sample written
+twice, so the newest window is one contiguous slice) into curves created once, with ``peak`` downsampling on
+the plot items (so EMG bursts keep their height), and stops drawing while it is hidden. Closing the window
+stops the replay cleanly; the recording itself is only ever read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from detector.events import Event
+from detector.night import Notice, StreamInfo
+from firmware_bridge.journal import Journal, JournalEvent
+from firmware_bridge.sources import Packet, ReplaySource
+from nightcramp.session import NightResult, NightSession
+
+#: Okabe-Ito colours (safe for colour-blind readers), one per event kind
+COLOURS = {
+    "cramp": "#D55E00",
+    "awakening": "#0072B2",
+    "out_of_bed": "#009E73",
+    "limb_movement": "#E69F00",
+    "large_movement": "#CC79A7",
+    "plm_series": "#F0E442",
+    "artifact": "#999999",
+    "signal_gap": "#000000",
+    "marker": "#56B4E9",
+}
+ASLEEP_AFTER_S = 300.0  #: still this long: shown as asleep (van Hees' sustained inactivity)
+
+
+class Feed:
+    """What the worker thread hands the window; thread-safe."""
+
+    def __init__(self, speed: float) -> None:
+        self.queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.speed = speed  #: times real time; the window may change it while the night runs
+        self.stop = threading.Event()
+
+    def post(self, kind: str, payload: Any) -> None:
+        self.queue.put((kind, payload))
+
+
+class Ring:
+    """The newest ``window_s`` seconds of one stream; gaps stay NaN."""
+
+    def __init__(self, n_channels: int, fs: float, window_s: float) -> None:
+        self.fs = fs
+        self.n = max(2, round(window_s * fs))
+        self.buf = np.full((n_channels, 2 * self.n), np.nan, dtype=np.float32)
+        self.end = 0  # sample index after the newest written
+
+    def write(self, start: int, data: npt.NDArray[np.floating[Any]]) -> None:
+        if start + data.shape[1] <= self.end - self.n:
+            return  # already out of view
+        if start > self.end:  # a gap: the samples in between are missing
+            self._fill(self.end, min(start - self.end, self.n), None)
+        skip = max(0, self.end - self.n - start)
+        self._fill(start + skip, data.shape[1] - skip, data[:, skip:])
+        self.end = max(self.end, start + data.shape[1])
+
+    def _fill(self, start: int, n: int, data: npt.NDArray[np.floating[Any]] | None) -> None:
+        done = 0
+        while done < n:
+            i = (start + done) % self.n
+            k = min(n - done, self.n - i)
+            piece = np.nan if data is None else data[:, done : done + k]
+            self.buf[:, i : i + k] = piece
+            self.buf[:, i + self.n : i + self.n + k] = piece
+            done += k
+
+    def view(self) -> npt.NDArray[np.float32]:
+        """Samples ``end - n .. end``, oldest first."""
+        i = self.end % self.n
+        return self.buf[:, i : i + self.n]
+
+
+@dataclass
+class _Shade:
+    start_s: float
+    end_s: float | None  # None: still going on
+    kind: str
+    leg: str | None
+    notice: bool = False  #: a possible cramp, not yet classified
+    items: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = field(default_factory=list)
+
+
+class LiveWindow(QtWidgets.QWidget):
+    """The window; ``feed`` is drained on a timer."""
+
+    def __init__(
+        self,
+        streams: list[StreamInfo],
+        feed: Feed,
+        *,
+        window_s: float = 30.0,
+        fps: float = 30.0,
+        start_unix_s: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.start_unix_s = start_unix_s
+        self.setWindowTitle("NightCramp - live")
+        self.feed, self.window_s = feed, window_s
+        self.streams = {s.name: s for s in streams}
+        self.rings = {s.name: Ring(s.n_channels, s.fs_hz, window_s) for s in streams}
+        self.counts: dict[str, int] = {}
+        self.shades: list[_Shade] = []
+        self.status: dict[str, Any] = {}
+        self.finished = False
+        self.frames_drawn = 0
+        self._build()
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start(int(1000 / fps))
+
+    # -- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QtWidgets.QVBoxLayout(self)
+        self.state = QtWidgets.QLabel("waiting for data")
+        font = QtGui.QFont()
+        font.setPointSize(22)
+        font.setBold(True)
+        self.state.setFont(font)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.state, 1)
+        top.addWidget(QtWidgets.QLabel("speed x"))
+        self.speed = QtWidgets.QDoubleSpinBox()
+        self.speed.setRange(0.1, 10000.0)
+        self.speed.setDecimals(1)
+        self.speed.setValue(self.feed.speed if math.isfinite(self.feed.speed) else 10000.0)
+        self.speed.valueChanged.connect(lambda v: setattr(self.feed, "speed", float(v)))
+        top.addWidget(self.speed)
+        outer.addLayout(top)
+        self.counters = QtWidgets.QLabel("")
+        outer.addWidget(self.counters)
+        pg.setConfigOptions(antialias=False, background="w", foreground="k")
+        self.plots = pg.GraphicsLayoutWidget()
+        outer.addWidget(self.plots, 1)
+        self.curves: dict[str, list[pg.PlotDataItem]] = {}
+        self.thresholds: dict[str, pg.InfiniteLine] = {}
+        self.leg_plots: dict[str | None, list[pg.PlotItem]] = {}
+        legs = sorted({s.leg for s in self.streams.values()}, key=lambda leg: (leg is None, leg or ""))
+        row = 0
+        for leg in legs:
+            for s in sorted((s for s in self.streams.values() if s.leg == leg), key=lambda s: s.kind != "emg"):
+                p = self.plots.addPlot(row=row, col=0)
+                row += 1
+                side = (leg or "band").upper()
+                p.setLabel(
+                    "left", f"{'EMG' if s.kind == 'emg' else 'ACC'} {side}", units="V" if s.kind == "emg" else "g"
+                )
+                p.setXRange(-self.window_s, 0, padding=0)
+                p.setDownsampling(auto=True, mode="peak")
+                p.setClipToView(True)
+                p.showGrid(x=False, y=False)
+                if s.kind == "emg":
+                    p.getAxis("left").setScale(1e-6)  # µV shown in volts with an SI prefix
+                    raw = p.plot(pen=pg.mkPen("#9a9a9a", width=1))
+                    env = p.plot(pen=pg.mkPen("#0072B2", width=2))
+                    line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#D55E00", width=1, style=QtCore.Qt.PenStyle.DashLine))
+                    p.addItem(line)
+                    self.thresholds[s.name] = line
+                    self.curves[s.name] = [raw, env]
+                else:
+                    self.curves[s.name] = [p.plot(pen=pg.mkPen("k", width=1))]
+                self.leg_plots.setdefault(leg, []).append(p)
+        self.plots.getItem(row - 1, 0).setLabel("bottom", "seconds before now")
+
+    # -- data ------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self._drain()
+        if self.isVisible():  # nothing is drawn while the window is hidden
+            self.draw()
+
+    def _drain(self, limit: int = 20000) -> None:
+        for _ in range(limit):
+            try:
+                kind, payload = self.feed.queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "samples":
+                name, start, data = payload
+                if name in self.rings:
+                    self.rings[name].write(start, data)
+            elif kind == "event":
+                self._event(payload)
+            elif kind == "notice":
+                n: Notice = payload
+                self.shades.append(_Shade(n.since_s, None, "cramp", n.leg, notice=True))
+            elif kind == "status":
+                self.status = payload
+                contracting = payload.get("contracting", {})
+                for shade in self.shades:  # a possible cramp's shading ends when its contraction does
+                    if shade.end_s is None and not contracting.get(shade.leg, False):
+                        shade.end_s = float(payload.get("t_s", self.now_s()))
+            elif kind == "done":
+                self.finished = True
+
+    def _event(self, e: Event) -> None:
+        self.counts[e.kind] = self.counts.get(e.kind, 0) + 1
+        if e.kind == "cramp":  # the notice's shading gives way to the cramp's own bounds
+            for shade in [s for s in self.shades if s.notice and s.leg == e.leg and s.start_s <= e.end_s]:
+                self._drop(shade)
+                self.shades.remove(shade)
+        if e.kind in COLOURS:
+            self.shades.append(_Shade(e.start_s, e.end_s, e.kind, e.leg))
+
+    def _drop(self, shade: _Shade) -> None:
+        for plot, item in shade.items:
+            plot.removeItem(item)
+        shade.items = []
+
+    def now_s(self) -> float:
+        return max((r.end / r.fs for r in self.rings.values()), default=0.0)
+
+    # -- drawing ---------------------------------------------------------------------------------------
+    def draw(self) -> None:
+        now = self.now_s()
+        for name, ring in self.rings.items():
+            y = ring.view()
+            x = (np.arange(ring.n) - ring.n) / ring.fs
+            curves = self.curves[name]
+            if self.streams[name].kind == "emg":
+                curves[0].setData(x, y[0], connect="finite", skipFiniteCheck=True)
+                step = max(1, round(ring.fs / 10))
+                m = (ring.n // step) * step
+                frames = y[0, ring.n - m :].reshape(-1, step).astype(np.float64)
+                ok = np.isfinite(frames)
+                n_ok = ok.sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    env = np.sqrt(np.where(ok, frames * frames, 0.0).sum(axis=1) / n_ok)  # NaN where all missing
+                curves[1].setData(x[ring.n - m :: step] + step / ring.fs, env, connect="finite")
+                level = self.status.get("levels", {}).get(name)
+                self.thresholds[name].setVisible(level is not None)
+                if level is not None:
+                    self.thresholds[name].setValue(level[1])
+            else:
+                mag = np.sqrt((y.astype(np.float64) ** 2).sum(axis=0))
+                curves[0].setData(x, mag, connect="finite", skipFiniteCheck=True)
+        self._draw_shades(now)
+        self._draw_text(now)
+        self.frames_drawn += 1
+
+    def _draw_shades(self, now: float) -> None:
+        keep = []
+        for shade in self.shades:
+            end = now if shade.end_s is None else shade.end_s
+            if end < now - self.window_s:
+                self._drop(shade)
+                continue
+            keep.append(shade)
+            if not shade.items:
+                plots = self.leg_plots.get(shade.leg) if shade.leg is not None else None
+                targets = plots or [p for ps in self.leg_plots.values() for p in ps]
+                colour = QtGui.QColor(COLOURS.get(shade.kind, "#999999"))
+                colour.setAlpha(70 if shade.end_s is not None else 110)
+                for p in targets:
+                    item = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(colour), pen=pg.mkPen(None))
+                    item.setZValue(-10)
+                    p.addItem(item)
+                    shade.items.append((p, item))
+            for _, item in shade.items:
+                item.setRegion((shade.start_s - now, end - now))
+        self.shades = keep
+
+    def _draw_text(self, now: float) -> None:
+        open_cramps = [s.leg for s in self.shades if s.kind == "cramp" and s.end_s is None]  # contracting now
+        status = self.status
+        if open_cramps:
+            text, colour = "CRAMP - " + " + ".join(sorted((leg or "?").upper() for leg in open_cramps)), "#D55E00"
+        elif status.get("upright"):
+            text, colour = "out of bed", "#009E73"
+        elif status.get("still_s") is not None:
+            asleep = status["still_s"] >= ASLEEP_AFTER_S
+            text, colour = ("asleep", "#0072B2") if asleep else ("awake", "#333333")
+        else:
+            text, colour = ("listening" if not self.finished else "night replayed"), "#333333"
+        self.state.setText(text)
+        self.state.setStyleSheet(f"color: {colour}")
+        c = self.counts
+        if self.start_unix_s is not None:
+            clock = time.strftime("%H:%M:%S", time.localtime(self.start_unix_s + now))
+        else:
+            clock = f"{int(now // 3600)}:{int(now % 3600 // 60):02d}:{int(now % 60):02d} into the night"
+        self.counters.setText(
+            f"{clock}   cramps: {c.get('cramp', 0)}   awakenings: {c.get('awakening', 0)}   "
+            f"out of bed: {c.get('out_of_bed', 0)}   leg movements: {c.get('limb_movement', 0)}"
+            + ("   (replay finished)" if self.finished else "")
+        )
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.feed.stop.set()
+        self.timer.stop()
+        super().closeEvent(event)
+
+
+# -- replaying a journal into the window ----------------------------------------------------------------
+def replay_journal(journal: Journal, feed: Feed, status_every_s: float = 0.2) -> NightResult | None:
+    """Replay ``journal`` at ``feed.speed`` (changeable) into ``feed``; None when stopped early."""
+
+    def samples(name: str, start: int, data: npt.NDArray[np.floating[Any]]) -> None:
+        feed.post("samples", (name, start, np.array(data, dtype=np.float32, copy=True)))
+
+    session = NightSession(
+        on_event=lambda e: feed.post("event", e),
+        on_notice=lambda n: feed.post("notice", n),
+        on_samples=samples,
+        batch_packets=256,
+    )
+
+    async def run() -> bool:
+        wall0, data0 = time.monotonic(), 0.0
+        last_status = 0.0
+        async with ReplaySource(journal, speed=math.inf) as source:
+            async for item in source.items():
+                if feed.stop.is_set():
+                    return False
+                t = (
+                    item.t_rx_ns / 1e9
+                    if isinstance(item, Packet)
+                    else item.t_ns / 1e9
+                    if isinstance(item, JournalEvent)
+                    else 0.0
+                )
+                if math.isfinite(feed.speed) and t > data0:
+                    ahead = (t - data0) / feed.speed - (time.monotonic() - wall0)
+                    if ahead > 0:
+                        await asyncio.sleep(min(ahead, 0.1))
+                    if time.monotonic() - wall0 > 0.5:  # re-anchor, so that a speed change applies at once
+                        wall0, data0 = time.monotonic(), t
+                session.add(item)
+                if time.monotonic() - last_status > status_every_s and session.detector is not None:
+                    session.flush()
+                    feed.post("status", session.detector.live_status())
+                    last_status = time.monotonic()
+        return True
+
+    completed = asyncio.run(run())
+    if not completed:
+        return None
+    result = session.finish(journal_duration(journal))
+    feed.post("done", None)
+    return result
+
+
+def journal_duration(journal: Journal) -> float:
+    return (journal.last_t_ns or 0) / 1e9
+
+
+def run_window(
+    streams: list[StreamInfo],
+    work: Callable[[Feed], NightResult | None],
+    *,
+    speed: float,
+    window_s: float,
+    duration_s: float | None,
+    screenshot: Path | None,
+    size: tuple[int, int] = (1280, 800),
+    start_unix_s: float | None = None,
+) -> tuple[NightResult | None, LiveWindow]:
+    """Show the window while ``work`` runs in a thread; returns its result (None if closed early)."""
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    feed = Feed(speed)
+    window = LiveWindow(streams, feed, window_s=window_s, start_unix_s=start_unix_s)
+    window.resize(*size)
+    result: list[NightResult | None] = [None]
+    worker = threading.Thread(target=lambda: result.__setitem__(0, work(feed)), name="night", daemon=True)
+
+    def finish() -> None:
+        window.tick()
+        if screenshot is not None:
+            window.grab().save(str(screenshot))
+        window.close()
+
+    if duration_s is not None:
+        QtCore.QTimer.singleShot(int(duration_s * 1000), finish)
+    window.show()
+    worker.start()
+    app.exec()
+    feed.stop.set()
+    worker.join(timeout=30)
+    return result[0], window

@@ -1,0 +1,100 @@
+"""The live window, rendered for real offscreen (QT_QPA_PLATFORM=offscreen): it draws, events appear as the
+replay finds them, closing mid-replay is clean and leaves the recording as it was, nothing is drawn while
+hidden, and the ring buffer keeps exactly the newest samples."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # `make test` sets it too
+
+from PySide6 import QtGui
+
+from firmware_bridge.formats.native import band_streams
+from firmware_bridge.journal import read_journal
+from nightcramp import live
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("live") / "night.ncr"
+    run = subprocess.run(
+        [sys.executable, "-m", "nightcramp", "simulate", str(out), "--hours", "0.5", "--cramps", "1", "--seed", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def streams_of(path: Path) -> list:
+    journal = read_journal(path)
+    return [s for info in journal.devices.values() for s in band_streams(info).infos]
+
+
+def distinct_colours(png: Path) -> int:
+    image = QtGui.QImage(str(png))
+    assert not image.isNull()
+    step = 7
+    return len({image.pixel(x, y) for x in range(0, image.width(), step) for y in range(0, image.height(), step)})
+
+
+def test_the_window_draws_and_shows_the_events_of_the_night(night: Path, tmp_path: Path) -> None:
+    journal = read_journal(night)
+    shot = tmp_path / "live.png"
+    result, window = live.run_window(
+        streams_of(night), lambda feed: live.replay_journal(journal, feed), speed=1e5, window_s=30.0,
+        duration_s=10.0, screenshot=shot,
+    )  # fmt: skip
+    assert result is not None and window.finished  # the whole night was replayed within the 10 s
+    found = {k: sum(e.kind == k for e in result.events) for k in ("cramp", "awakening")}
+    assert found["cramp"] >= 1
+    assert window.counts.get("cramp", 0) == found["cramp"]  # every cramp reached the window
+    assert window.counts.get("awakening", 0) == found["awakening"]
+    assert window.frames_drawn > 20
+    assert shot.exists() and distinct_colours(shot) > 20  # a real picture, not a blank window
+    assert "cramps: " + str(found["cramp"]) in window.counters.text()
+
+
+def test_closing_mid_replay_stops_cleanly_and_leaves_the_recording_as_it_was(night: Path) -> None:
+    before = hashlib.sha256(night.read_bytes()).hexdigest()
+    journal = read_journal(night)
+    result, window = live.run_window(
+        streams_of(night), lambda feed: live.replay_journal(journal, feed), speed=2.0, window_s=10.0,
+        duration_s=1.5, screenshot=None,
+    )  # fmt: skip
+    assert result is None and not window.finished  # closed before the end of the night
+    assert window.feed.stop.is_set() and window.now_s() < 60
+    assert hashlib.sha256(night.read_bytes()).hexdigest() == before
+
+
+def test_nothing_is_drawn_while_hidden_and_the_ring_keeps_the_newest_samples(night: Path) -> None:
+    from PySide6 import QtWidgets
+
+    QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    feed = live.Feed(1.0)
+    window = live.LiveWindow(streams_of(night), feed, window_s=2.0)
+    name = next(iter(window.rings))
+    fs = window.rings[name].fs
+    n = window.rings[name].n
+    data = np.arange(5 * n, dtype=np.float32)[np.newaxis, :]
+    feed.post("samples", (name, 0, data[:, : 3 * n]))
+    feed.post("samples", (name, 4 * n, data[:, 4 * n :]))  # a gap of n samples
+    window.tick()
+    assert window.frames_drawn == 0  # never shown: nothing drawn
+    np.testing.assert_array_equal(window.rings[name].view()[0], data[0, 4 * n :])
+    feed.post("samples", (name, 5 * n, data[:, : n // 2]))
+    window.tick()
+    view = window.rings[name].view()[0]
+    assert np.array_equal(view[-(n // 2) :], data[0, : n // 2]) and window.now_s() == pytest.approx(5.5 * n / fs)
+    window.close()
