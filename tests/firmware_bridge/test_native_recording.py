@@ -40,7 +40,8 @@ def test_journal_decodes_to_the_simulated_samples_with_gaps_as_nan(
     assert rec.duration_s == pytest.approx(journal.last_t_ns / 1e9)  # type: ignore[operator]
     assert [s.info.name for s in rec.signals] == ["emg:left", "acc:left", "emg:right", "acc:right"]
     start = dt.datetime.fromisoformat(rec.start_wall or "")
-    assert start.timestamp() == pytest.approx(journal.start_unix_ns / 1e9, abs=1e-6)  # type: ignore[operator]
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert (start - epoch) // dt.timedelta(microseconds=1) == journal.start_unix_ns // 1000  # to the µs, exactly
     gaps_truth = {leg: [e for e in short_night.events_of("signal_gap") if e.leg == leg] for leg in ("left", "right")}
     assert gaps_truth["right"], "the fixture night has a dropout on the right band"
     for s in rec.signals:
