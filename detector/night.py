@@ -230,9 +230,10 @@ class NightDetector:
                 up = store.get("upright", store.next_frame - 10, store.next_frame)
                 if np.isfinite(up).any():
                     out["upright"] = bool(out["upright"]) or bool(np.nanmax(up) > 0.5)
-                moving = store.get("moving", store.next_frame - look, store.next_frame)
+                span = min(look, store.next_frame)  # frames recorded so far, up to the lookback
+                moving = store.get("moving", store.next_frame - span, store.next_frame)
                 seen = np.flatnonzero(moving > 0.5)
-                still = (look if not seen.size else look - 1 - int(seen[-1])) / self.fh
+                still = (span if not seen.size else span - 1 - int(seen[-1])) / self.fh
                 out["still_s"] = still if out["still_s"] is None else min(out["still_s"], still)
         return out
 

@@ -197,10 +197,28 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise BandsError(f"{out} already exists; a recording is never overwritten (give another --out)")
     if args.duration is not None and not args.duration > 0:
         raise BandsError(f"--duration must be a positive number of seconds, got {args.duration}")
-    return asyncio.run(_record(bands, out, args))
+    if args.screenshot is not None and not args.view:
+        raise BandsError("--screenshot belongs to the live window; add --view")
+    if not args.view:
+        return asyncio.run(_record(bands, out, args))
+    from nightcramp import live
+
+    window_duration = None if args.duration is None else args.duration + 1.0  # the summary first, then close
+    code, _ = live.run_window(
+        [],
+        lambda feed: asyncio.run(_record(bands, out, args, feed)),
+        speed=1.0,
+        window_s=args.window,
+        duration_s=window_duration,
+        screenshot=args.screenshot,
+    )
+    return int(code) if code is not None else 0
 
 
-async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
+async def _record(bands: list[Any], out: Path, args: argparse.Namespace, feed: Any = None) -> int:
+    """Record until stopped (Ctrl-C, ``--duration``, or the live window's ``feed.stop``); with ``feed``, what
+    is placed and found also goes to the live window, and its "cramp now" presses become markers."""
+    from firmware_bridge.formats.native import band_streams
     from firmware_bridge.sources.ble import BleSource, explain, scan
 
     try:  # is Bluetooth there at all? (a missing adapter or BlueZ would only ever be retried)
@@ -217,7 +235,24 @@ async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
     def on_notice(n: Notice) -> None:
         print(f"{clock(n.t_s, start)}  ... possible cramp, {n.leg or ''} calf, since {clock(n.since_s, start)}")
 
-    session = NightSession(on_event=on_event, on_notice=on_notice)
+    def post(kind: str, payload: Any) -> None:
+        if feed is not None:
+            feed.post(kind, payload)
+
+    def event_out(e: Event) -> None:
+        on_event(e)
+        post("event", e)
+
+    def notice_out(n: Notice) -> None:
+        on_notice(n)
+        post("notice", n)
+
+    def samples_out(name: str, first: int, data: Any) -> None:
+        post("samples", (name, first, data.copy()))
+
+    session = NightSession(  # analysed every 0.5 s of arrivals, so that events are found as they happen
+        on_event=event_out, on_notice=notice_out, on_samples=None if feed is None else samples_out, flush_s=0.5
+    )
     loop = asyncio.get_running_loop()
     async with source:
         start = iso_time(source.start_unix_ns)
@@ -228,11 +263,14 @@ async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
             start_unix_ns=source.start_unix_ns,
             start_monotonic_ns=source.start_monotonic_ns,
         )
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # only in the main thread
             loop.add_signal_handler(signal.SIGINT, source.stop)
             loop.add_signal_handler(signal.SIGTERM, source.stop)
         if args.duration is not None:
             loop.call_later(args.duration, source.stop)
+        watcher = asyncio.create_task(_watch_window(feed, source, session, writer, post)) if feed else None
+        post("live", True)
+        post("start", source.start_unix_ns / 1e9 if source.start_unix_ns else None)
         print(f"Recording to {out}; press Ctrl-C to stop.", flush=True)
         try:
             with writer:
@@ -241,12 +279,16 @@ async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
                         writer.write_packet(item.device, item.t_rx_ns, item.payload)
                     elif isinstance(item, DeviceInfo):
                         writer.add_device(item)
+                        with contextlib.suppress(KeyError):
+                            post("streams", list(band_streams(item).infos))
                     elif isinstance(item, JournalEvent):
                         writer.write_event(item.t_ns, item.kind, device=item.device, **dict(item.fields))
                         _say(item, names, start)
                     session.add(item)
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            if watcher is not None:
+                watcher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGINT)
                 loop.remove_signal_handler(signal.SIGTERM)
     for device, reason in source.errors.items():
@@ -271,6 +313,35 @@ async def _record(bands: list[Any], out: Path, args: argparse.Namespace) -> int:
     print()
     print(format_summary(doc))
     return 0
+
+
+async def _watch_window(feed: Any, source: Any, session: NightSession, writer: JournalWriter, post: Any) -> None:
+    """Between packets: the window's markers into the recording, its closing into a stop, and status for it."""
+    import queue
+
+    while True:
+        if feed.stop.is_set():
+            source.stop()
+            return
+        while True:  # the window's "cramp now" presses
+            try:
+                label = feed.markers.get_nowait()
+            except queue.Empty:
+                break
+            marker = JournalEvent(source.now_ns(), "marker", None, {"label": label})
+            writer.write_marker(marker.t_ns, label)
+            session.add(marker)
+        if session.detector is not None:
+            post("status", session.detector.live_status())
+        bands = {}
+        for device, st in source.status.items():
+            doc = st.to_json()
+            doc["leg"] = next((b.leg for b in source.bands if b.device == device), None)
+            doc["malformed"] = session.link_malformed(device)
+            doc["rate_hz"] = session.samples_per_s(device)
+            bands[device] = doc
+        post("bands", bands)
+        await asyncio.sleep(0.25)
 
 
 def _say(e: JournalEvent, names: Mapping[int, str], start: str | None) -> None:

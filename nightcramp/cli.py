@@ -147,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     rc.add_argument("--json", type=Path, help="write the night JSON here at the end")
     rc.add_argument("--report", type=Path, help="write the HTML report here at the end")
+    rc.add_argument("--view", action="store_true", help="show the live window while recording")
+    rc.add_argument("--window", type=float, default=30.0, help="seconds of signal the window shows (default 30)")
+    rc.add_argument("--screenshot", type=Path, help="with --view: save the window to this PNG before it closes")
     rc.set_defaults(func=bands.cmd_record)
 
     e = sub.add_parser("evaluate", help="accuracy on simulated nights never used while tuning")

@@ -55,6 +55,7 @@ class Feed:
 
     def __init__(self, speed: float) -> None:
         self.queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.markers: queue.SimpleQueue[str] = queue.SimpleQueue()  #: labels the window asks to record
         self.speed = speed  #: times real time; the window may change it while the night runs
         self.stop = threading.Event()
 
@@ -122,14 +123,16 @@ class LiveWindow(QtWidgets.QWidget):
         self.start_unix_s = start_unix_s
         self.setWindowTitle("NightCramp - live")
         self.feed, self.window_s = feed, window_s
-        self.streams = {s.name: s for s in streams}
-        self.rings = {s.name: Ring(s.n_channels, s.fs_hz, window_s) for s in streams}
+        self.streams: dict[str, StreamInfo] = {}
+        self.rings: dict[str, Ring] = {}
         self.counts: dict[str, int] = {}
         self.shades: list[_Shade] = []
         self.status: dict[str, Any] = {}
+        self.bands: dict[int, dict[str, Any]] = {}
         self.finished = False
         self.frames_drawn = 0
         self._build()
+        self.add_streams(streams)
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.tick)
         self.timer.start(int(1000 / fps))
@@ -154,12 +157,35 @@ class LiveWindow(QtWidgets.QWidget):
         outer.addLayout(top)
         self.counters = QtWidgets.QLabel("")
         outer.addWidget(self.counters)
+        self.marker_button = QtWidgets.QPushButton("Cramp now (C)")
+        self.marker_button.setToolTip("Mark this moment in the recording")
+        self.marker_button.clicked.connect(self.mark)
+        self.marker_key = QtGui.QShortcut(QtGui.QKeySequence("C"), self)
+        self.marker_key.activated.connect(self.mark)
+        bottom = QtWidgets.QHBoxLayout()
+        self.band_line = QtWidgets.QLabel("")
+        bottom.addWidget(self.band_line, 1)
+        bottom.addWidget(self.marker_button)
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
         self.plots = pg.GraphicsLayoutWidget()
         outer.addWidget(self.plots, 1)
+        outer.addLayout(bottom)
         self.curves: dict[str, list[pg.PlotDataItem]] = {}
         self.thresholds: dict[str, pg.InfiniteLine] = {}
         self.leg_plots: dict[str | None, list[pg.PlotItem]] = {}
+
+    def add_streams(self, streams: list[StreamInfo]) -> None:
+        """Plots for streams not shown yet (a live band's streams are known once it has connected)."""
+        new = [s for s in streams if s.name not in self.streams]
+        if not new:
+            return
+        for s in new:
+            self.streams[s.name] = s
+            self.rings[s.name] = Ring(s.n_channels, s.fs_hz, self.window_s)
+        self.plots.clear()
+        self.curves, self.thresholds, self.leg_plots = {}, {}, {}
+        for shade in self.shades:
+            shade.items = []
         legs = sorted({s.leg for s in self.streams.values()}, key=lambda leg: (leg is None, leg or ""))
         row = 0
         for leg in legs:
@@ -173,7 +199,6 @@ class LiveWindow(QtWidgets.QWidget):
                 p.setXRange(-self.window_s, 0, padding=0)
                 p.setDownsampling(auto=True, mode="peak")
                 p.setClipToView(True)
-                p.showGrid(x=False, y=False)
                 if s.kind == "emg":
                     p.getAxis("left").setScale(1e-6)  # µV shown in volts with an SI prefix
                     raw = p.plot(pen=pg.mkPen("#9a9a9a", width=1))
@@ -186,6 +211,12 @@ class LiveWindow(QtWidgets.QWidget):
                     self.curves[s.name] = [p.plot(pen=pg.mkPen("k", width=1))]
                 self.leg_plots.setdefault(leg, []).append(p)
         self.plots.getItem(row - 1, 0).setLabel("bottom", "seconds before now")
+
+    def mark(self) -> None:
+        """The "cramp now" button or key: a marker in the recording, shown at once."""
+        self.feed.markers.put("cramp now")
+        now = self.now_s()
+        self.shades.append(_Shade(now, now + 0.5, "marker", None))  # counted when the recording has it
 
     # -- data ------------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -214,6 +245,15 @@ class LiveWindow(QtWidgets.QWidget):
                 for shade in self.shades:  # a possible cramp's shading ends when its contraction does
                     if shade.end_s is None and not contracting.get(shade.leg, False):
                         shade.end_s = float(payload.get("t_s", self.now_s()))
+            elif kind == "streams":
+                self.add_streams(payload)
+            elif kind == "bands":
+                self.bands = payload
+            elif kind == "start":
+                self.start_unix_s = payload
+            elif kind == "live":  # a live recording: real time only
+                self.speed.setEnabled(False)
+                self.speed.setToolTip("recording live: always real time")
             elif kind == "done":
                 self.finished = True
 
@@ -223,7 +263,7 @@ class LiveWindow(QtWidgets.QWidget):
             for shade in [s for s in self.shades if s.notice and s.leg == e.leg and s.start_s <= e.end_s]:
                 self._drop(shade)
                 self.shades.remove(shade)
-        if e.kind in COLOURS:
+        if e.kind in COLOURS and e.kind != "marker":  # markers are shown when pressed
             self.shades.append(_Shade(e.start_s, e.end_s, e.kind, e.leg))
 
     def _drop(self, shade: _Shade) -> None:
@@ -306,8 +346,20 @@ class LiveWindow(QtWidgets.QWidget):
         self.counters.setText(
             f"{clock}   cramps: {c.get('cramp', 0)}   awakenings: {c.get('awakening', 0)}   "
             f"out of bed: {c.get('out_of_bed', 0)}   leg movements: {c.get('limb_movement', 0)}"
-            + ("   (replay finished)" if self.finished else "")
+            + (f"   markers: {c['marker']}" if c.get("marker") else "")
+            + ("   (finished)" if self.finished else "")
         )
+        if self.bands:
+            parts = []
+            for b in self.bands.values():
+                rate = b.get("rate_hz")
+                parts.append(
+                    f"{b.get('leg') or b.get('name')}: {b.get('state')}, {b.get('packets', 0)} packets"
+                    + (f", {b['malformed']} malformed" if b.get("malformed") else "")
+                    + (f", {b['drops']} drops" if b.get("drops") else "")
+                    + (f", {rate:.0f} samples/s" if rate else "")
+                )
+            self.band_line.setText("   |   ".join(parts))
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.feed.stop.set()
@@ -370,7 +422,7 @@ def journal_duration(journal: Journal) -> float:
 
 def run_window(
     streams: list[StreamInfo],
-    work: Callable[[Feed], NightResult | None],
+    work: Callable[[Feed], Any],
     *,
     speed: float,
     window_s: float,
@@ -378,13 +430,13 @@ def run_window(
     screenshot: Path | None,
     size: tuple[int, int] = (1280, 800),
     start_unix_s: float | None = None,
-) -> tuple[NightResult | None, LiveWindow]:
+) -> tuple[Any, LiveWindow]:
     """Show the window while ``work`` runs in a thread; returns its result (None if closed early)."""
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     feed = Feed(speed)
     window = LiveWindow(streams, feed, window_s=window_s, start_unix_s=start_unix_s)
     window.resize(*size)
-    result: list[NightResult | None] = [None]
+    result: list[Any] = [None]
     worker = threading.Thread(target=lambda: result.__setitem__(0, work(feed)), name="night", daemon=True)
 
     def finish() -> None:

@@ -64,6 +64,8 @@ class _Device:
     payloads: list[bytes] = field(default_factory=list)
     packets: int = 0
     malformed: int = 0
+    samples: dict[str, int] = field(default_factory=dict)  #: decoded samples per stream
+    rx_span_ns: tuple[int, int] | None = None  #: first and last receive time
     decoder: Any = None  #: the profile's stateful decoder, for profiles that have one (Ganglion)
 
 
@@ -78,11 +80,15 @@ class NightSession:
         on_notice: Callable[[Notice], None] | None = None,
         batch_packets: int = 256,
         on_samples: Callable[[str, int, np.ndarray], None] | None = None,
+        flush_s: float | None = None,
     ) -> None:
         self.params = params or DetectorParams()
         self._on_event = on_event
         self._on_notice = on_notice
         self._on_samples = on_samples  #: (stream, first sample, data (channels, n)) as placed, for a live view
+        #: live recording: analyse at least this often (s of arrival time), however few packets have come
+        self._flush_ns = None if flush_s is None else int(flush_s * 1e9)
+        self._pending_since: int | None = None
         self._batch = batch_packets
         self._devices: dict[int, _Device] = {}
         self._detector: NightDetector | None = None
@@ -104,7 +110,10 @@ class NightSession:
             dev.payloads.append(item.payload)
             self.last_t_ns = max(self.last_t_ns, item.t_rx_ns)
             self._pending += 1
-            if self._pending >= self._batch:
+            if self._pending_since is None:
+                self._pending_since = item.t_rx_ns
+            due = self._flush_ns is not None and item.t_rx_ns - self._pending_since >= self._flush_ns
+            if self._pending >= self._batch or due:
                 self.flush()
         elif isinstance(item, DeviceInfo):
             self.flush()  # packets so far decode with the settings they came with
@@ -134,6 +143,20 @@ class NightSession:
                 dev.t, dev.payloads = [], []
                 self._decode(dev, t, p)
         self._pending = 0
+        self._pending_since = None
+
+    def link_malformed(self, device: int) -> int:
+        """Notifications of one band that could not be decoded so far."""
+        dev = self._devices.get(device)
+        return 0 if dev is None else dev.malformed
+
+    def samples_per_s(self, device: int) -> float | None:
+        """The band's measured sample rate (its fastest stream): samples decoded over the span they arrived in."""
+        dev = self._devices.get(device)
+        if dev is None or dev.rx_span_ns is None or not dev.samples:
+            return None
+        span = (dev.rx_span_ns[1] - dev.rx_span_ns[0]) / 1e9
+        return max(dev.samples.values()) / span if span >= 1.0 else None
 
     @property
     def detector(self) -> NightDetector | None:
@@ -214,6 +237,13 @@ class NightSession:
         self.malformed += decoded.malformed
         dev.packets += len(payloads)
         dev.malformed += decoded.malformed
+        for b in decoded.blocks:
+            dev.samples[b.stream] = dev.samples.get(b.stream, 0) + int(b.counts.sum())
+        if t.size:
+            lo, hi = int(t.min()), int(t.max())
+            dev.rx_span_ns = (
+                (lo, hi) if dev.rx_span_ns is None else (min(dev.rx_span_ns[0], lo), max(dev.rx_span_ns[1], hi))
+            )
         self._ensure_detector()
         chunks = dev.timeline.push(decoded.blocks) if decoded.blocks else []
         self._analyse(dev, chunks)

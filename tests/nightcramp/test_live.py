@@ -98,3 +98,46 @@ def test_nothing_is_drawn_while_hidden_and_the_ring_keeps_the_newest_samples(nig
     view = window.rings[name].view()[0]
     assert np.array_equal(view[-(n // 2) :], data[0, : n // 2]) and window.now_s() == pytest.approx(5.5 * n / fs)
     window.close()
+
+
+def test_record_view_shows_the_band_and_a_cramp_now_press_lands_in_the_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from PySide6 import QtCore, QtWidgets
+
+    from nightcramp import bands
+
+    from ..bluez_double import private_system_bus
+    from .test_bands_cli import BandThread, band_frames
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    out, shot = tmp_path / "night.ncr", tmp_path / "record.png"
+    args = argparse.Namespace(
+        device=["band L"], leg=["left"], profile=None, out=out, duration=6.0, json=None, report=None,
+        view=True, window=10.0, screenshot=shot,
+    )  # fmt: skip
+    windows: list = []
+
+    def press() -> None:  # the "cramp now" button, pressed as a person would
+        for w in app.topLevelWidgets():
+            if hasattr(w, "marker_button") and w.isVisible():
+                windows.append(w)
+                w.marker_button.click()
+
+    with private_system_bus() as address:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        with BandThread(address, band_frames(60), interval_s=0.02):
+            QtCore.QTimer.singleShot(3500, press)
+            code = bands.cmd_record(args)
+    assert code == 0
+    journal = read_journal(out)
+    assert journal.complete
+    markers = list(journal.markers())
+    assert [m.fields.get("label") for m in markers] == ["cramp now"]
+    assert 0 < markers[0].t_ns / 1e9 < 6.5
+    window = windows[0]
+    assert set(window.streams) == {"emg:left", "acc:left"} and window.frames_drawn > 10
+    assert "streaming" in window.band_line.text() or "stopped" in window.band_line.text()
+    assert shot.exists() and distinct_colours(shot) > 10
