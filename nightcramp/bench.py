@@ -14,6 +14,8 @@ Everything runs on this machine in one go, so the ratios hold whatever the machi
   when NeuroKit2 is installed;
 - **the bridge**: decoding each band's notifications, the notification callback, and two bands at full rate
   through the journal, decoding and the online detector (:mod:`nightcramp.bench_bridge`);
+- **the live window**: frames drawn offscreen with 60 s of two legs, and its memory over an hour of data
+  (:mod:`nightcramp.bench_live`);
 - **reading a BDF**: the night written as an 8-h BDF with EMG at 2 kHz (each 1-kHz sample twice) and the
   accelerometers at 100 Hz, read into the detector's arrays, in MB/s against a plain sequential read of the
   same file in the same run (both from the page cache, after one read to warm it), and the peak memory of
@@ -42,6 +44,7 @@ from detector.night import NightDetector, analyze_arrays, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
 from firmware_bridge.formats import read_edf
 from nightcramp.bench_bridge import format_bridge, run_bridge_bench
+from nightcramp.bench_live import format_live, run_live_bench
 
 H = 3600.0
 
@@ -197,6 +200,7 @@ _READ_CHILD = """
 import json, sys
 from firmware_bridge.formats import read_edf
 from nightcramp.bench_bridge import format_bridge, run_bridge_bench
+from nightcramp.bench_live import format_live, run_live_bench
 rec = read_edf(sys.argv[1])
 out_mb = sum(s.data.nbytes for s in rec.signals) / 1e6
 with open("/proc/self/status") as fh:
@@ -262,6 +266,8 @@ def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], No
     res["memory"] = _memory(night8)
     res["bdf_read"] = _bdf_read(night8, repeat, log)
     res["bridge"] = run_bridge_bench(log)
+    log("live window (offscreen) ...")
+    res["live"] = run_live_bench()
     res["neurokit2"] = _neurokit(night8, log) if neurokit else None
     if res["neurokit2"] is not None:
         per_hour_ours = t8 / 8.0
@@ -317,6 +323,8 @@ def format_bench(res: dict[str, Any]) -> str:
         )
     if res.get("bridge"):
         rows += format_bridge(res["bridge"])
+    if res.get("live"):
+        rows += format_live(res["live"])
     nk = res.get("neurokit2")
     if nk:
         rows.append(

@@ -48,6 +48,25 @@ COLOURS = {
     "marker": "#56B4E9",
 }
 ASLEEP_AFTER_S = 300.0  #: still this long: shown as asleep (van Hees' sustained inactivity)
+_COLUMNS = 1600  #: the raw EMG is reduced to its minimum and maximum in this many slices before drawing
+
+
+def _peaks(
+    x: npt.NDArray[np.floating[Any]], y: npt.NDArray[np.floating[Any]], columns: int
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]:
+    """Minimum and maximum of each of ``columns`` slices, in turn (what a screen can show of a burst)."""
+    step = y.size // columns
+    if step < 2:
+        return x, y
+    columns = y.size // step  # all but fewer than ``step`` of the oldest samples
+    m = step * columns
+    tail = y[y.size - m :].reshape(columns, step)
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.fmin.reduce(tail, axis=1), np.fmax.reduce(tail, axis=1)
+    xs = np.repeat(x[y.size - m :: step], 2)
+    ys = np.empty(2 * columns, dtype=y.dtype)
+    ys[0::2], ys[1::2] = lo, hi
+    return xs, ys
 
 
 class Feed:
@@ -129,6 +148,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.shades: list[_Shade] = []
         self.status: dict[str, Any] = {}
         self.bands: dict[int, dict[str, Any]] = {}
+        self._ranged = 0.0
         self.finished = False
         self.frames_drawn = 0
         self._build()
@@ -197,6 +217,7 @@ class LiveWindow(QtWidgets.QWidget):
                     "left", f"{'EMG' if s.kind == 'emg' else 'ACC'} {side}", units="V" if s.kind == "emg" else "g"
                 )
                 p.setXRange(-self.window_s, 0, padding=0)
+                p.enableAutoRange(x=False, y=False)
                 p.setDownsampling(auto=True, mode="peak")
                 p.setClipToView(True)
                 if s.kind == "emg":
@@ -282,7 +303,8 @@ class LiveWindow(QtWidgets.QWidget):
             x = (np.arange(ring.n) - ring.n) / ring.fs
             curves = self.curves[name]
             if self.streams[name].kind == "emg":
-                curves[0].setData(x, y[0], connect="finite", skipFiniteCheck=True)
+                xs, ys = _peaks(x, y[0], _COLUMNS)
+                curves[0].setData(xs, ys, connect="finite", skipFiniteCheck=True)
                 step = max(1, round(ring.fs / 10))
                 m = (ring.n // step) * step
                 frames = y[0, ring.n - m :].reshape(-1, step).astype(np.float64)
@@ -297,10 +319,29 @@ class LiveWindow(QtWidgets.QWidget):
                     self.thresholds[name].setValue(level[1])
             else:
                 mag = np.sqrt((y.astype(np.float64) ** 2).sum(axis=0))
-                curves[0].setData(x, mag, connect="finite", skipFiniteCheck=True)
+                xs, ys = _peaks(x, mag, _COLUMNS)
+                curves[0].setData(xs, ys, connect="finite", skipFiniteCheck=True)
         self._draw_shades(now)
         self._draw_text(now)
+        if time.monotonic() - self._ranged > 1.0:
+            self._set_ranges()
         self.frames_drawn += 1
+
+    def _set_ranges(self) -> None:
+        """Fit each plot's y range to what it shows, at most once a second (fixed between: cheaper axes)."""
+        self._ranged = time.monotonic()
+        for name, ring in self.rings.items():
+            y = ring.view()
+            if self.streams[name].kind == "acc":
+                y = np.sqrt((y.astype(np.float64) ** 2).sum(axis=0, keepdims=True))
+            finite = y[np.isfinite(y)]
+            if not finite.size or name not in self.curves:
+                continue
+            lo, hi = float(finite.min()), float(finite.max())
+            pad = 0.05 * (hi - lo) or 1.0
+            plot = self.curves[name][0].getViewBox()
+            if plot is not None:
+                plot.setYRange(lo - pad, hi + pad, padding=0)
 
     def _draw_shades(self, now: float) -> None:
         keep = []
