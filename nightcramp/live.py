@@ -7,9 +7,10 @@ out of bed, asleep, awake); tonight's counters; the replay speed, which can be c
 
 The night runs in a worker thread (decoding and the detector) that posts what it places and finds to a
 queue; the window drains the queue on a 30-Hz timer and draws from fixed ring buffers (each sample written
-twice, so the newest window is one contiguous slice) into curves created once, with ``peak`` downsampling on
-the plot items (so EMG bursts keep their height), and stops drawing while it is hidden. Closing the window
-stops the replay cleanly; the recording itself is only ever read.
+twice, so the newest window is one contiguous slice). Dense signals (raw EMG, acceleration) are drawn per
+pixel column by :class:`nightcramp.waveform.WaveformItem`, so bursts keep their height at a fraction of
+the cost of stroking every sample; drawing stops while the window is hidden. Closing the window stops the
+replay cleanly; the recording itself is only ever read.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from detector.night import Notice, StreamInfo
 from firmware_bridge.journal import Journal, JournalEvent
 from firmware_bridge.sources import Packet, ReplaySource
 from nightcramp.session import NightResult, NightSession
+from nightcramp.waveform import WaveformItem
 
 #: Okabe-Ito colours (safe for colour-blind readers), one per event kind
 COLOURS = {
@@ -48,25 +50,24 @@ COLOURS = {
     "marker": "#56B4E9",
 }
 ASLEEP_AFTER_S = 300.0  #: still this long: shown as asleep (van Hees' sustained inactivity)
-_COLUMNS = 1600  #: the raw EMG is reduced to its minimum and maximum in this many slices before drawing
 
 
-def _peaks(
-    x: npt.NDArray[np.floating[Any]], y: npt.NDArray[np.floating[Any]], columns: int
-) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]:
-    """Minimum and maximum of each of ``columns`` slices, in turn (what a screen can show of a burst)."""
-    step = y.size // columns
-    if step < 2:
-        return x, y
-    columns = y.size // step  # all but fewer than ``step`` of the oldest samples
-    m = step * columns
-    tail = y[y.size - m :].reshape(columns, step)
-    with np.errstate(invalid="ignore"):
-        lo, hi = np.fmin.reduce(tail, axis=1), np.fmax.reduce(tail, axis=1)
-    xs = np.repeat(x[y.size - m :: step], 2)
-    ys = np.empty(2 * columns, dtype=y.dtype)
-    ys[0::2], ys[1::2] = lo, hi
-    return xs, ys
+def _envelope(y: npt.NDArray[np.float32], fs: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+    """RMS of each 100-ms slice of ``y`` (the newest sample last) and the times of the slices' ends, in
+    seconds from the first sample; NaN where a slice has no sample, missing samples left out."""
+    step = max(1, round(fs / 10))
+    m = (y.size // step) * step
+    frames = y[y.size - m :].reshape(-1, step)
+    sq = np.einsum("ij,ij->i", frames, frames)
+    missing = np.flatnonzero(~np.isfinite(sq))  # rare: slices with gaps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        env = np.sqrt(sq / step)
+        if missing.size:
+            part = frames[missing]
+            ok = np.isfinite(part)
+            env[missing] = np.sqrt(np.where(ok, part * part, 0.0).sum(axis=1) / ok.sum(axis=1))
+    x = (y.size - m + step * np.arange(1, env.size + 1)) / fs
+    return x, env
 
 
 class Feed:
@@ -149,6 +150,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.status: dict[str, Any] = {}
         self.bands: dict[int, dict[str, Any]] = {}
         self._ranged = 0.0
+        self._state_shown = ("", "")
         self.finished = False
         self.frames_drawn = 0
         self._build()
@@ -216,20 +218,26 @@ class LiveWindow(QtWidgets.QWidget):
                 p.setLabel(
                     "left", f"{'EMG' if s.kind == 'emg' else 'ACC'} {side}", units="V" if s.kind == "emg" else "g"
                 )
-                p.setXRange(-self.window_s, 0, padding=0)
+                p.setXRange(-self.window_s, 0, padding=0.005)  # a few pixels free at both ends (see WaveformItem)
+                for side_name in ("left", "bottom"):  # ticks outside the plot: the axes are not redrawn each frame
+                    p.getAxis(side_name).setStyle(tickLength=5)
                 p.enableAutoRange(x=False, y=False)
-                p.setDownsampling(auto=True, mode="peak")
-                p.setClipToView(True)
+                # no downsampling or clipping by pyqtgraph: what is drawn is already reduced to the screen
+                p.setDownsampling(auto=False)
+                p.setClipToView(False)
                 if s.kind == "emg":
                     p.getAxis("left").setScale(1e-6)  # µV shown in volts with an SI prefix
-                    raw = p.plot(pen=pg.mkPen("#9a9a9a", width=1))
-                    env = p.plot(pen=pg.mkPen("#0072B2", width=2))
+                    raw = WaveformItem("#9a9a9a")
+                    p.addItem(raw)
+                    env = p.plot(pen=pg.mkPen("#0072B2", width=1))
                     line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#D55E00", width=1, style=QtCore.Qt.PenStyle.DashLine))
                     p.addItem(line)
                     self.thresholds[s.name] = line
                     self.curves[s.name] = [raw, env]
                 else:
-                    self.curves[s.name] = [p.plot(pen=pg.mkPen("k", width=1))]
+                    mag = WaveformItem("#000000")
+                    p.addItem(mag)
+                    self.curves[s.name] = [mag]
                 self.leg_plots.setdefault(leg, []).append(p)
         self.plots.getItem(row - 1, 0).setLabel("bottom", "seconds before now")
 
@@ -300,27 +308,18 @@ class LiveWindow(QtWidgets.QWidget):
         now = self.now_s()
         for name, ring in self.rings.items():
             y = ring.view()
-            x = (np.arange(ring.n) - ring.n) / ring.fs
             curves = self.curves[name]
+            x0, dx = -ring.n / ring.fs, 1.0 / ring.fs
             if self.streams[name].kind == "emg":
-                xs, ys = _peaks(x, y[0], _COLUMNS)
-                curves[0].setData(xs, ys, connect="finite", skipFiniteCheck=True)
-                step = max(1, round(ring.fs / 10))
-                m = (ring.n // step) * step
-                frames = y[0, ring.n - m :].reshape(-1, step).astype(np.float64)
-                ok = np.isfinite(frames)
-                n_ok = ok.sum(axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    env = np.sqrt(np.where(ok, frames * frames, 0.0).sum(axis=1) / n_ok)  # NaN where all missing
-                curves[1].setData(x[ring.n - m :: step] + step / ring.fs, env, connect="finite")
+                curves[0].setData(y[0], x0, dx)
+                x, env = _envelope(y[0], ring.fs)
+                curves[1].setData(x0 + x, env, connect="finite", skipFiniteCheck=True)
                 level = self.status.get("levels", {}).get(name)
                 self.thresholds[name].setVisible(level is not None)
                 if level is not None:
                     self.thresholds[name].setValue(level[1])
             else:
-                mag = np.sqrt((y.astype(np.float64) ** 2).sum(axis=0))
-                xs, ys = _peaks(x, mag, _COLUMNS)
-                curves[0].setData(xs, ys, connect="finite", skipFiniteCheck=True)
+                curves[0].setData(np.sqrt((y * y).sum(axis=0)), x0, dx)
         self._draw_shades(now)
         self._draw_text(now)
         if time.monotonic() - self._ranged > 1.0:
@@ -377,8 +376,10 @@ class LiveWindow(QtWidgets.QWidget):
             text, colour = ("asleep", "#0072B2") if asleep else ("awake", "#333333")
         else:
             text, colour = ("listening" if not self.finished else "night replayed"), "#333333"
-        self.state.setText(text)
-        self.state.setStyleSheet(f"color: {colour}")
+        if (text, colour) != self._state_shown:  # a style sheet change re-polishes the label: only on change
+            self.state.setText(text)
+            self.state.setStyleSheet(f"color: {colour}")
+            self._state_shown = (text, colour)
         c = self.counts
         if self.start_unix_s is not None:
             clock = time.strftime("%H:%M:%S", time.localtime(self.start_unix_s + now))
