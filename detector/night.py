@@ -208,16 +208,15 @@ class NightDetector:
 
     def live_status(self) -> dict[str, Any]:
         """What a live display shows now, from the latest frames: per EMG stream its resting level and the
-        activity threshold (µV); whether a leg is upright (out of bed); seconds since a leg last moved; which
+        activity threshold (µV); whether a leg is upright (out of bed), and per accelerometer its shank's
+        posture ("upright" or "lying"); seconds since a leg last moved; which
         legs are in a sustained contraction."""
         done = max(s.next_frame for s in self._store.values())
         look = self._f(self.params.events.sustained_inactivity_s)
         out: dict[str, Any] = {"t_s": done / self.fh, "levels": {}, "upright": None, "still_s": None}
-        # legs with a sustained strong contraction (or, without EMG, a sustained tremor) going on now
-        out["contracting"] = {
-            leg.leg: (leg.c1.open_run if leg.emg else leg.t1.open_run if leg.t1 else None) is not None
-            for leg in self._legs.values()
-        }
+        # legs in the sustained contraction a possible-cramp notice was given for (or, without EMG, in a
+        # sustained tremor), going on now
+        out["contracting"] = {leg.leg: self._contracting(leg) for leg in self._legs.values()}
         for name, info in self.streams.items():
             store = self._store[name]
             if info.kind == "emg":
@@ -230,12 +229,21 @@ class NightDetector:
                 up = store.get("upright", store.next_frame - 10, store.next_frame)
                 if np.isfinite(up).any():
                     out["upright"] = bool(out["upright"]) or bool(np.nanmax(up) > 0.5)
+                    out.setdefault("posture", {})[name] = "upright" if np.nanmax(up) > 0.5 else "lying"
                 span = min(look, store.next_frame)  # frames recorded so far, up to the lookback
                 moving = store.get("moving", store.next_frame - span, store.next_frame)
                 seen = np.flatnonzero(moving > 0.5)
                 still = (span if not seen.size else span - 1 - int(seen[-1])) / self.fh
                 out["still_s"] = still if out["still_s"] is None else min(out["still_s"], still)
         return out
+
+    @staticmethod
+    def _contracting(leg: _Leg) -> bool:
+        if leg.emg:
+            run = leg.c1.open_run
+            return run is not None and run.first_hi >= 0 and leg.noticed == run.first_hi
+        tremor = leg.t1.open_run if leg.t1 is not None else None
+        return tremor is not None and leg.noticed == tremor.start
 
     @property
     def mains_hz(self) -> dict[str, float | None]:

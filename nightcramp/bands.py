@@ -344,6 +344,9 @@ async def _watch_window(feed: Any, source: Any, session: NightSession, writer: J
         await asyncio.sleep(0.25)
 
 
+LOW_BATTERY_PCT = 20  #: a band at or below this charge may not last the night
+
+
 def _say(e: JournalEvent, names: Mapping[int, str], start: str | None) -> None:
     who = f"{names.get(e.device, e.device)} band" if e.device is not None else "bands"
     f = e.fields
@@ -355,5 +358,7 @@ def _say(e: JournalEvent, names: Mapping[int, str], start: str | None) -> None:
         "connect_failed": f"{who}: connection failed ({f.get('error')})",
         "silent": f"{who} sent nothing for {f.get('watchdog_s')} s; reconnecting",
         "gave_up": f"{who}: {f.get('error')}",
+        "battery": f"{who} battery {f.get('percent')} %"
+        + (" (low: charge it before the night)" if (f.get("percent") or 100) <= LOW_BATTERY_PCT else ""),
     }.get(e.kind, f"{who}: {e.kind}")
     print(f"{clock(e.t_ns / 1e9, start)}  {text}", flush=True)

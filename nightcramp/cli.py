@@ -358,9 +358,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         result = asyncio.run(_replay(night, speed, on_event, on_notice, progress))
     else:
         progress = Progress(night.duration_s, label="replay")
-        result = replay_recording(
+        replayed = replay_recording(
             night, speed=speed, on_event=on_event, on_notice=on_notice, on_progress=progress.update
         )
+        assert replayed is not None  # only a live window stops a replay early
+        result = replayed
     progress.done()
     doc = _finish(result, night, args.json, args.report)
     print()
@@ -369,39 +371,62 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _replay_view(night: Journal | Recording, args: argparse.Namespace, speed: float) -> int:
-    if not isinstance(night, Journal):
-        raise UserError(
-            f"the live window replays NightCramp recordings (.ncr); analyse {args.path} with 'cramp analyze' or "
-            "'cramp replay' without --view"
-        )
     if not args.window > 0:
         raise UserError(f"--window must be a positive number of seconds, got {args.window}")
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
     from firmware_bridge.formats.native import band_streams
     from nightcramp import live
+    from nightcramp.sidecar import Sidecar, SidecarError
 
-    streams = [s for info in night.devices.values() for s in band_streams(info).infos]
+    try:
+        sidecar = Sidecar.load(Path(args.path))  # "cramp now" presses go here: the recording is only read
+    except SidecarError as exc:
+        raise UserError(str(exc)) from None
+    pace = 60.0 if str(args.speed) == "max" else speed  # a window shows the night at a watchable pace
+    if isinstance(night, Journal):
+        streams = [s for info in night.devices.values() for s in band_streams(info).infos]
+        start = _start_time(night)
+        start_unix = None if night.start_unix_ns is None else night.start_unix_ns / 1e9
+        journal = night
+        work = lambda feed: live.replay_journal(journal, feed, sidecar=sidecar)  # noqa: E731
+    else:
+        streams = [s.info for s in night.signals]
+        start = night.start_wall
+        start_unix = _unix_time(night.start_wall)
+        recording = night
+        work = lambda feed: live.replay_file(recording, feed, sidecar=sidecar)  # noqa: E731
     if not streams:
         raise UserError(f"{args.path} describes no band; there is nothing to show")
-    pace = 60.0 if str(args.speed) == "max" else speed  # a window shows the night at a watchable pace
     result, window = live.run_window(
         streams,
-        lambda feed: live.replay_journal(night, feed),
+        work,
         speed=pace,
         window_s=args.window,
         duration_s=args.duration,
         screenshot=args.screenshot,
-        start_unix_s=None if night.start_unix_ns is None else night.start_unix_ns / 1e9,
+        start_unix_s=start_unix,
     )
     if args.screenshot is not None:
         print(f"Saved the window to {args.screenshot}")
+    if sidecar.markers:
+        print(f"Markers are kept in {sidecar.path} ({len(sidecar.markers)} in all).")
     if result is None:
-        print(f"Closed at {clock(window.now_s(), _start_time(night))}; the recording is unchanged.")
+        print(f"Closed at {clock(window.now_s(), start)}; the recording is unchanged.")
         return 0
     doc = _finish(result, night, args.json, args.report)
     print(format_summary(doc))
     return 0
+
+
+def _unix_time(iso: str | None) -> float | None:
+    """Seconds since the epoch of an ISO-8601 time (local time when it has no zone)."""
+    if iso is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
 
 
 def _speed(text: str) -> float:

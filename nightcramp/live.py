@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,10 +32,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from detector.events import Event
-from detector.night import Notice, StreamInfo
-from firmware_bridge.journal import Journal, JournalEvent
+from detector.night import NightDetector, Notice, StreamInfo
+from firmware_bridge.formats import Recording
+from firmware_bridge.journal import DeviceInfo, Journal, JournalEvent
 from firmware_bridge.sources import Packet, ReplaySource
-from nightcramp.session import NightResult, NightSession
+from nightcramp.session import NightResult, NightSession, replay_recording
+from nightcramp.sidecar import Sidecar, SidecarError
 from nightcramp.waveform import WaveformItem
 
 #: Okabe-Ito colours (safe for colour-blind readers), one per event kind
@@ -150,6 +153,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.status: dict[str, Any] = {}
         self.bands: dict[int, dict[str, Any]] = {}
         self._ranged = 0.0
+        self._ranged_at_s = 0.0  #: data time of the last fit
         self._state_shown = ("", "")
         self.finished = False
         self.frames_drawn = 0
@@ -195,6 +199,8 @@ class LiveWindow(QtWidgets.QWidget):
         self.curves: dict[str, list[pg.PlotDataItem]] = {}
         self.thresholds: dict[str, pg.InfiniteLine] = {}
         self.leg_plots: dict[str | None, list[pg.PlotItem]] = {}
+        self.plot_of: dict[str, pg.PlotItem] = {}  #: stream name -> its plot
+        self._posture: dict[str, str] = {}  #: posture shown on each accelerometer plot
 
     def add_streams(self, streams: list[StreamInfo]) -> None:
         """Plots for streams not shown yet (a live band's streams are known once it has connected)."""
@@ -206,6 +212,7 @@ class LiveWindow(QtWidgets.QWidget):
             self.rings[s.name] = Ring(s.n_channels, s.fs_hz, self.window_s)
         self.plots.clear()
         self.curves, self.thresholds, self.leg_plots = {}, {}, {}
+        self.plot_of, self._posture = {}, {}
         for shade in self.shades:
             shade.items = []
         legs = sorted({s.leg for s in self.streams.values()}, key=lambda leg: (leg is None, leg or ""))
@@ -239,6 +246,7 @@ class LiveWindow(QtWidgets.QWidget):
                     p.addItem(mag)
                     self.curves[s.name] = [mag]
                 self.leg_plots.setdefault(leg, []).append(p)
+                self.plot_of[s.name] = p
         self.plots.getItem(row - 1, 0).setLabel("bottom", "seconds before now")
 
     def mark(self) -> None:
@@ -320,10 +328,17 @@ class LiveWindow(QtWidgets.QWidget):
                     self.thresholds[name].setValue(level[1])
             else:
                 curves[0].setData(np.sqrt((y * y).sum(axis=0)), x0, dx)
+        for name, posture in self.status.get("posture", {}).items():  # the shank's posture, on change only
+            if name in self.plot_of and self._posture.get(name) != posture:
+                self._posture[name] = posture
+                leg = (self.streams[name].leg or "band").upper()
+                self.plot_of[name].setLabel("left", f"ACC {leg} - {posture}", units="g")
         self._draw_shades(now)
         self._draw_text(now)
-        if time.monotonic() - self._ranged > 1.0:
+        # y ranges follow the data once a second, or sooner when a fast replay has moved the view on
+        if time.monotonic() - self._ranged > 1.0 or abs(now - self._ranged_at_s) > self.window_s / 10:
             self._set_ranges()
+            self._ranged_at_s = now
         self.frames_drawn += 1
 
     def _set_ranges(self) -> None:
@@ -400,6 +415,7 @@ class LiveWindow(QtWidgets.QWidget):
                     + (f", {b['malformed']} malformed" if b.get("malformed") else "")
                     + (f", {b['drops']} drops" if b.get("drops") else "")
                     + (f", {rate:.0f} samples/s" if rate else "")
+                    + (f", battery {b['battery_pct']} %" if b.get("battery_pct") is not None else "")
                 )
             self.band_line.setText("   |   ".join(parts))
 
@@ -410,8 +426,72 @@ class LiveWindow(QtWidgets.QWidget):
 
 
 # -- replaying a journal into the window ----------------------------------------------------------------
-def replay_journal(journal: Journal, feed: Feed, status_every_s: float = 0.2) -> NightResult | None:
-    """Replay ``journal`` at ``feed.speed`` (changeable) into ``feed``; None when stopped early."""
+_STATES = {  # what a band's journal events say about its link
+    "connected": "connected",
+    "stream_started": "streaming",
+    "disconnected": "disconnected",
+    "reconnecting": "reconnecting",
+    "connect_failed": "reconnecting",
+    "silent": "silent",
+    "gave_up": "given up",
+}
+
+
+class BandTracker:
+    """Each band's link as its recording tells it, for the window's band line during a replay: the state
+    from the connection events, packets, drops, the battery level, malformed notifications and the
+    measured sample rate (from the session)."""
+
+    def __init__(self) -> None:
+        self.bands: dict[int, dict[str, Any]] = {}
+
+    def _band(self, device: int) -> dict[str, Any]:
+        return self.bands.setdefault(
+            device, {"state": "streaming", "packets": 0, "drops": 0, "battery_pct": None, "leg": None, "name": None}
+        )
+
+    def add(self, item: Any) -> None:
+        if isinstance(item, Packet):
+            self._band(item.device)["packets"] += 1
+        elif isinstance(item, JournalEvent) and item.device is not None:
+            b = self._band(item.device)
+            b["state"] = _STATES.get(item.kind, b["state"])
+            if item.kind == "disconnected" and item.fields.get("reason") != "stopped":
+                b["drops"] += 1
+            if item.kind == "battery":
+                b["battery_pct"] = item.fields.get("percent")
+        elif isinstance(item, DeviceInfo):
+            b = self._band(item.device)
+            b["leg"], b["name"] = item.leg, item.name
+
+    def status(self, session: NightSession) -> dict[int, dict[str, Any]]:
+        return {
+            d: {**b, "malformed": session.link_malformed(d), "rate_hz": session.samples_per_s(d)}
+            for d, b in self.bands.items()
+        }
+
+
+def _record_markers(feed: Feed, sidecar: Sidecar | None, t_s: float) -> list[tuple[float, str]]:
+    """The window's "cramp now" presses since the last call, placed at ``t_s`` and saved in the sidecar."""
+    out: list[tuple[float, str]] = []
+    while True:
+        try:
+            label = feed.markers.get_nowait()
+        except queue.Empty:
+            return out
+        out.append((t_s, label))
+        if sidecar is not None:
+            try:
+                sidecar.add_marker(t_s, label, added=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            except SidecarError as exc:
+                print(f"cramp: {exc}", file=sys.stderr)
+
+
+def replay_journal(
+    journal: Journal, feed: Feed, status_every_s: float = 0.2, sidecar: Sidecar | None = None
+) -> NightResult | None:
+    """Replay ``journal`` at ``feed.speed`` (changeable) into ``feed``; None when stopped early. Markers
+    pressed in the window go into the night's events and into ``sidecar`` (the recording is only read)."""
 
     def samples(name: str, start: int, data: npt.NDArray[np.floating[Any]]) -> None:
         feed.post("samples", (name, start, np.array(data, dtype=np.float32, copy=True)))
@@ -423,8 +503,10 @@ def replay_journal(journal: Journal, feed: Feed, status_every_s: float = 0.2) ->
         batch_packets=256,
     )
 
+    tracker = BandTracker()
+
     async def run() -> bool:
-        wall0, data0 = time.monotonic(), 0.0
+        wall0, data0, t_now = time.monotonic(), 0.0, 0.0
         last_status = 0.0
         async with ReplaySource(journal, speed=math.inf) as source:
             async for item in source.items():
@@ -444,9 +526,14 @@ def replay_journal(journal: Journal, feed: Feed, status_every_s: float = 0.2) ->
                     if time.monotonic() - wall0 > 0.5:  # re-anchor, so that a speed change applies at once
                         wall0, data0 = time.monotonic(), t
                 session.add(item)
+                tracker.add(item)
+                t_now = max(t_now, t)
+                for t_s, label in _record_markers(feed, sidecar, t_now):
+                    session.add(JournalEvent(round(t_s * 1e9), "marker", None, {"label": label}))
                 if time.monotonic() - last_status > status_every_s and session.detector is not None:
                     session.flush()
                     feed.post("status", session.detector.live_status())
+                    feed.post("bands", tracker.status(session))
                     last_status = time.monotonic()
         return True
 
@@ -455,6 +542,50 @@ def replay_journal(journal: Journal, feed: Feed, status_every_s: float = 0.2) ->
         return None
     result = session.finish(journal_duration(journal))
     feed.post("done", None)
+    return result
+
+
+class _WindowHooks:
+    """:class:`nightcramp.session.LiveHooks` for a file replayed into the window."""
+
+    def __init__(self, feed: Feed, sidecar: Sidecar | None, status_every_s: float) -> None:
+        self.feed, self.sidecar, self.every = feed, sidecar, status_every_s
+        self._last = 0.0
+
+    def on_samples(self, name: str, start: int, data: npt.NDArray[np.floating[Any]]) -> None:
+        self.feed.post("samples", (name, start, np.array(data, dtype=np.float32, copy=True)))
+
+    def on_status(self, detector: NightDetector) -> None:
+        if time.monotonic() - self._last > self.every:
+            self.feed.post("status", detector.live_status())
+            self._last = time.monotonic()
+
+    def markers(self, t_s: float) -> list[tuple[float, str]]:
+        return _record_markers(self.feed, self.sidecar, t_s)
+
+    def speed(self) -> float:
+        return self.feed.speed
+
+    def stopped(self) -> bool:
+        return self.feed.stop.is_set()
+
+
+def replay_file(
+    rec: Recording, feed: Feed, status_every_s: float = 0.2, sidecar: Sidecar | None = None
+) -> NightResult | None:
+    """Replay a recording read from another tool's file (EDF+, BDF, CSV) into ``feed``, 1 s of every stream
+    at a time at ``feed.speed``; None when stopped early. Markers go into the night and ``sidecar``."""
+    hooks = _WindowHooks(feed, sidecar, status_every_s)
+    result = replay_recording(
+        rec,
+        chunk_s=1.0,
+        speed=feed.speed,
+        on_event=lambda e: feed.post("event", e),
+        on_notice=lambda n: feed.post("notice", n),
+        live=hooks,
+    )
+    if result is not None:
+        feed.post("done", None)
     return result
 
 

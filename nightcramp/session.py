@@ -13,9 +13,10 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from detector.events import Event, mask_to_runs, sort_events
 from detector.night import NightDetector, Notice, StreamInfo, analyze_streams
@@ -348,11 +349,15 @@ def replay_recording(
     on_event: Callable[[Event], None] | None = None,
     on_notice: Callable[[Notice], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
-) -> NightResult:
+    live: LiveHooks | None = None,
+) -> NightResult | None:
     """Replay a recording as live data: ``chunk_s`` seconds of every stream at a time, in time order, through
     the online detector (at ``speed`` times real time; ``inf`` = as fast as possible). ``chunk_s`` defaults to
     1 s when paced and 10 s at full speed. Missing samples (NaN) are not sent, as a live band sends nothing
-    during a dropout. Gives the same events as :func:`analyze_recording`."""
+    during a dropout. Gives the same events as :func:`analyze_recording`.
+
+    ``live`` connects a live window: it sees every chunk sent, can change the speed and stop the replay
+    (then None is returned), and adds markers to the night as they are pressed."""
     if chunk_s is None:
         chunk_s = 10.0 if math.isinf(speed) else 1.0
     if not (chunk_s > 0 and speed > 0):
@@ -362,25 +367,63 @@ def replay_recording(
     if on_event is not None and unknown:
         deliver = on_event
         on_event = lambda e: deliver(_relabel([e], True)[0])  # noqa: E731
-    t_wall = time.perf_counter()
-    n_chunks = max(1, math.ceil(rec.duration_s / chunk_s))
-    for k in range(n_chunks):
+    t_wall, t_anchor = time.perf_counter(), 0.0
+    t_sent = 0.0
+    while t_sent < rec.duration_s or t_sent == 0.0:
+        step = chunk_s
+        if live is not None and math.isfinite(live.speed()):  # about 30 pieces a second of wall time
+            step = min(10.0, max(chunk_s, live.speed() / 30.0))
+        t_next = min(t_sent + step, rec.duration_s)
         for sig in rec.signals:
             fs = sig.info.fs_hz
-            a, b = round(k * chunk_s * fs), round((k + 1) * chunk_s * fs)
+            a, b = round(t_sent * fs), round(t_next * fs)
             block = sig.data[..., a:b].reshape(sig.info.n_channels, -1)
             for ra, rb in mask_to_runs(np.isfinite(block).all(axis=0)).tolist():
                 part = block[0, ra:rb] if sig.info.kind == "emg" else block[:, ra:rb]
+                if live is not None:
+                    live.on_samples(sig.info.name, a + ra, part.reshape(sig.info.n_channels, -1))
                 _deliver(det, det.push(sig.info.name, a + ra, part), on_event, on_notice)
-        t_data = min((k + 1) * chunk_s, rec.duration_s)
+        t_sent = t_data = t_next
         if on_progress is not None:
             on_progress(t_data)
-        if math.isfinite(speed):
+        if live is not None:
+            for t_s, label in live.markers(t_data):
+                _deliver(det, det.add_marker(t_s, label), on_event, on_notice)
+            live.on_status(det)
+            while True:  # paced at the window's speed, which may change at any time
+                if live.stopped():
+                    return None
+                pace = live.speed()
+                wait = t_wall + (t_data - t_anchor) / pace - time.perf_counter()
+                if wait <= 0 or not math.isfinite(pace):
+                    break
+                time.sleep(min(wait, 0.1))
+            if time.perf_counter() - t_wall > 0.5:  # re-anchor, so that a speed change applies at once
+                t_wall, t_anchor = time.perf_counter(), t_data
+        elif math.isfinite(speed):
             wait = t_wall + t_data / speed - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
+        if rec.duration_s <= 0:
+            break
     _deliver(det, det.finish(rec.duration_s), on_event, on_notice)
     return _recording_result(rec, det)
+
+
+class LiveHooks(Protocol):
+    """What :func:`replay_recording` asks of a live window."""
+
+    def on_samples(self, name: str, start: int, data: npt.NDArray[np.floating[Any]]) -> None: ...
+
+    def on_status(self, detector: NightDetector) -> None: ...
+
+    def markers(self, t_s: float) -> list[tuple[float, str]]:
+        """Markers pressed since the last call, placed at ``t_s`` (the replay's newest time)."""
+        ...
+
+    def speed(self) -> float: ...
+
+    def stopped(self) -> bool: ...
 
 
 def _deliver(

@@ -18,6 +18,10 @@ arrived is lost (the queue is unbounded; :attr:`BandStatus.backlog` shows how fa
 Every connection change is an item too (``connected``, ``disconnected`` with the reason, ``reconnecting``
 with the delay, ``stream_started``, ``silent``, ``connect_failed``), so the journal records each gap with
 its cause. :meth:`BleSource.stop` sends each band its stop commands, unsubscribes and disconnects.
+
+Where a band has the standard Battery Service (Battery Level, 0x2A19), its charge is read at each connect
+and followed by notifications where the band offers them, or read again every ``battery_every_s``; every
+change is a ``battery`` item (``percent``) and shows in :attr:`BandStatus.battery_pct`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from firmware_bridge.journal import DeviceInfo, JournalEvent
 from firmware_bridge.profiles import PROFILES, DeviceProfile, get_profile
 from firmware_bridge.sources.base import Item, Packet
 
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"  #: Battery Service's Battery Level (uint8, %)
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$|^[0-9A-Fa-f-]{36}$")  # MAC, or a macOS UUID
 
 
@@ -70,6 +75,7 @@ class BridgeConfig:
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
     stop_timeout_s: float = 3.0  #: time allowed for stop commands and disconnecting at the end
+    battery_every_s: float = 600.0  #: how often a battery level without notifications is read again
 
 
 @dataclass
@@ -107,6 +113,7 @@ class BandStatus:
             "drops": self.drops,
             "silent": self.silent,
             "failed_attempts": self.failed_attempts,
+            "battery_pct": self.battery_pct,
         }
 
 
@@ -384,11 +391,16 @@ class BleSource:
             st.state = "streaming"
             st.last_rx_ns = self.now_ns()
             self._event("stream_started", band.device)
+            battery = await self._battery_start(client, band.device)
+            battery_read_ns = self.now_ns()
             waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(gone.wait())]
             try:
                 while not self.stopping and not gone.is_set():
                     await asyncio.wait(waiters, timeout=min(1.0, cfg.watchdog_s / 2), return_when="FIRST_COMPLETED")
                     last = st.last_rx_ns if st.last_rx_ns is not None else 0
+                    if battery == "read" and self.now_ns() - battery_read_ns > cfg.battery_every_s * 1e9:
+                        battery_read_ns = self.now_ns()
+                        await self._battery_read(client, band.device)
                     if not gone.is_set() and not self.stopping and self.now_ns() - last > cfg.watchdog_s * 1e9:
                         st.silent += 1
                         reason.append(f"no data for {cfg.watchdog_s:g} s")
@@ -409,6 +421,33 @@ class BleSource:
                 st.drops += 1
             self._event("disconnected", band.device, reason=reason[0] if reason else "error")
         return st.packets > packets_before
+
+    def _battery_level(self, device: int, data: bytes | bytearray) -> None:
+        """A Battery Level value: journalled when it changes."""
+        if not data or data[0] > 100:
+            return  # 0-100 %; anything else is not a charge
+        st = self.status[device]
+        if data[0] != st.battery_pct:
+            st.battery_pct = int(data[0])
+            self._event("battery", device, percent=st.battery_pct)
+
+    async def _battery_read(self, client: BleakClient, device: int) -> None:
+        with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                self._battery_level(device, await client.read_gatt_char(BATTERY_LEVEL_UUID))
+
+    async def _battery_start(self, client: BleakClient, device: int) -> str | None:
+        """Read the band's charge and follow it: "notify", "read" (poll it), or None (no battery level)."""
+        char = client.services.get_characteristic(BATTERY_LEVEL_UUID)
+        if char is None:
+            return None
+        if "read" in char.properties:
+            await self._battery_read(client, device)
+        if "notify" in char.properties:
+            with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
+                await client.start_notify(char, lambda _c, data: self._battery_level(device, data))
+                return "notify"
+        return "read" if "read" in char.properties else None
 
     async def _start(
         self,

@@ -4,7 +4,8 @@
 one device per leg, EMG and accelerometer frames in the ``nus-emg`` format with the band's own clock (a
 random boot offset, wrapping every 71.6 minutes), host receive times with a realistic transport latency
 (a few ms to tens of ms, occasionally a burst held back for up to half a second), no frame at all where the
-simulator dropped data (BLE dropouts), and a disconnect / reconnect around dropouts longer than 10 s.
+simulator dropped data (BLE dropouts), a disconnect / reconnect around dropouts longer than 10 s, and the
+band's battery level running down.
 Replaying it therefore exercises decoding, clock mapping and gap handling exactly like a live recording.
 """
 
@@ -88,6 +89,7 @@ def synthesize(
                 dev, "acc", night.acc[leg] / ACC_G_PER_COUNT, cfg.acc_fs_hz, boot_us, rng, acc_frame_s
             )
         items += _connection_events(dev, night, leg)
+        items += _battery_events(dev, cfg.duration_s, np.random.default_rng(int(boot_us)))
         items.sort(key=_arrival)
         streams.append(items)
     merged = list(heapq.merge(*streams, key=_arrival))
@@ -132,6 +134,17 @@ def _connection_events(dev: int, night: SimulatedNight, leg: str) -> list[Item]:
         if ev.kind == "signal_gap" and ev.leg == leg and ev.duration_s > LONG_DROPOUT_S:
             out.append(JournalEvent(int((ev.start_s + 2.0) * 1e9), "disconnected", dev, {"reason": "link lost"}))
             out.append(JournalEvent(int(ev.end_s * 1e9), "connected", dev, {}))
+    return out
+
+
+def _battery_events(dev: int, duration_s: float, rng: np.random.Generator) -> list[Item]:
+    """The band's Battery Level as a real band reports it: at connect, then each time it drops by 1 %
+    (a charge of 55-100 % running down by 2-5 % an hour)."""
+    start = int(rng.integers(55, 101))
+    per_s = float(rng.uniform(2.0, 5.0)) / 3600.0
+    out: list[Item] = [JournalEvent(int(0.5e9), "battery", dev, {"percent": start})]
+    for k in range(1, int(duration_s * per_s) + 1):
+        out.append(JournalEvent(int(k / per_s * 1e9), "battery", dev, {"percent": start - k}))
     return out
 
 

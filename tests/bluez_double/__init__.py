@@ -259,7 +259,8 @@ class _Characteristic(ServiceInterface):
 
     @method()
     def ReadValue(self, options: "a{sv}") -> "ay":
-        return self.value
+        # a read asks the device: what it holds now (a test may change it while connected)
+        return self.fake.values.get(self.uuid, self.value)
 
     @method()
     async def WriteValue(self, value: "ay", options: "a{sv}"):

@@ -264,3 +264,51 @@ async def test_ganglion_firmware_is_read_from_device_information_and_decoding_fo
     (block,) = ganglion.PROFILE.new_decoder(info.settings).decode(received, np.arange(len(received))).blocks
     got = block.data[0] / ganglion.UV_PER_COUNT
     np.testing.assert_allclose(got, [fw3_decoded(int(v), 18) for v in samples[:, 0]], rtol=1e-9)
+
+
+async def test_battery_level_is_read_followed_and_journalled(system_bus: str) -> None:
+    from firmware_bridge.sources.ble import BATTERY_LEVEL_UUID
+
+    battery_service = "0000180f-0000-1000-8000-00805f9b34fb"
+    config = BridgeConfig(
+        scan_timeout_s=5.0, connect_timeout_s=5.0, watchdog_s=0.6, backoff_s=0.1, backoff_max_s=0.4, battery_every_s=0.2
+    )
+    async with FakeBlueZ(system_bus) as bluez:
+        # the left band notifies its level, the right band can only be read (so it is read again now and then)
+        left_dev = bluez.add_device(
+            "C0:FF:EE:00:00:01", "NightCramp band L", {**NUS, battery_service: {BATTERY_LEVEL_UUID: ["read", "notify"]}}
+        )
+        right_dev = bluez.add_device(
+            "C0:FF:EE:00:00:02", "NightCramp band R", {**NUS, battery_service: {BATTERY_LEVEL_UUID: ["read"]}}
+        )
+        left_dev.values[BATTERY_LEVEL_UUID] = bytes([87])
+        right_dev.values[BATTERY_LEVEL_UUID] = bytes([54])
+        bands = []
+        for dev, seed in ((left_dev, 1), (right_dev, 2)):
+            band = StreamingBand(
+                dev, char_uuid=NUS_TX, command_uuid=NUS_RX, payloads=emg_frames(400, seed), start=b"b", stop=b"s"
+            )
+            band.interval_s = 0.005
+            bands.append(band)
+        source = BleSource([BandRequest(0, "band L", "left"), BandRequest(1, "band R", "right")], config)
+
+        async def change_levels() -> None:
+            await wait_until(lambda: left_dev.notifying(BATTERY_LEVEL_UUID) and source.status[1].battery_pct == 54)
+            assert await left_dev.notify(BATTERY_LEVEL_UUID, bytes([86]))
+            right_dev.values[BATTERY_LEVEL_UUID] = bytes([53])
+            await left_dev.notify(BATTERY_LEVEL_UUID, bytes([86]))  # unchanged: not journalled again
+            await left_dev.notify(BATTERY_LEVEL_UUID, bytes([250]))  # not a charge: ignored
+
+        async with source:
+            changer = asyncio.create_task(change_levels())
+            items = await collect(
+                source,
+                lambda _: changer.done() and source.status[0].battery_pct == 86 and source.status[1].battery_pct == 53,
+            )
+            await changer
+    levels = {
+        d: [i.fields["percent"] for i in items if isinstance(i, JournalEvent) and i.kind == "battery" and i.device == d]
+        for d in (0, 1)
+    }
+    assert levels == {0: [87, 86], 1: [54, 53]}
+    assert source.status[0].to_json()["battery_pct"] == 86

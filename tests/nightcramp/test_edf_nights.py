@@ -149,6 +149,7 @@ def test_replay_of_a_recording_equals_offline_analysis(
     emitted: list[Event] = []
     notices: list[object] = []
     online = replay_recording(rec, chunk_s=chunk_s, on_event=emitted.append, on_notice=notices.append)
+    assert online is not None
     assert [e.to_json() for e in online.events] == offline
     assert sorted(map(str, (e.to_json() for e in emitted))) == sorted(map(str, offline))  # each emitted once
     assert notices  # the live "possible cramp" notices came too

@@ -141,3 +141,79 @@ def test_record_view_shows_the_band_and_a_cramp_now_press_lands_in_the_recording
     assert set(window.streams) == {"emg:left", "acc:left"} and window.frames_drawn > 10
     assert "streaming" in window.band_line.text() or "stopped" in window.band_line.text()
     assert shot.exists() and distinct_colours(shot) > 10
+
+
+def test_a_cramp_now_key_in_a_replay_lands_in_the_sidecar_and_the_night(night: Path, tmp_path: Path, qtbot) -> None:
+    """The C key during a replay: the marker is shown, counted, saved beside the recording at once, and the
+    recording itself is left as it was."""
+    import shutil
+
+    from PySide6 import QtCore
+
+    from nightcramp.sidecar import Sidecar, sidecar_path
+
+    copy = tmp_path / night.name
+    shutil.copy(night, copy)
+    before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    journal = read_journal(copy)
+    sidecar = Sidecar.load(copy)
+    feed = live.Feed(20.0)
+    window = live.LiveWindow(streams_of(copy), feed, window_s=10.0)
+    qtbot.addWidget(window)
+    window.show()
+    result: list = []
+    worker = __import__("threading").Thread(
+        target=lambda: result.append(live.replay_journal(journal, feed, sidecar=sidecar)), daemon=True
+    )
+    worker.start()
+    qtbot.waitUntil(lambda: window.now_s() > 30.0, timeout=20_000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: sidecar_path(copy).exists(), timeout=5_000)
+    qtbot.waitUntil(lambda: window.counts.get("marker", 0) == 1, timeout=5_000)
+    assert "markers: 1" in window.counters.text()
+    window.close()  # mid-replay
+    worker.join(10)
+    assert result == [None]  # stopped early
+    saved = Sidecar.load(copy)
+    assert [m["label"] for m in saved.markers] == ["cramp now"]
+    assert 30.0 <= saved.markers[0]["t_s"] <= window.now_s() + 1.0
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
+
+
+def test_the_replay_band_line_shows_the_link_and_the_battery(night: Path, qtbot) -> None:
+    journal = read_journal(night)
+    feed = live.Feed(1e5)
+    window = live.LiveWindow(streams_of(night), feed, window_s=10.0)
+    qtbot.addWidget(window)
+    window.show()
+    worker = __import__("threading").Thread(target=lambda: live.replay_journal(journal, feed), daemon=True)
+    worker.start()
+    qtbot.waitUntil(lambda: window.finished, timeout=60_000)
+    worker.join(10)
+    text = window.band_line.text()
+    # the simulated bands report their charge as a real band's Battery Service does, running down
+    levels = [e.fields["percent"] for e in journal.events() if e.kind == "battery" and e.device == 0]
+    assert len(levels) >= 1 and levels == sorted(levels, reverse=True)
+    assert "left: streaming" in text or "left: connected" in text
+    assert f"battery {levels[-1]} %" in text and "samples/s" in text
+
+
+def test_an_edf_night_plays_in_the_window(night: Path, tmp_path: Path) -> None:
+    """``cramp replay NIGHT.edf --view``: an EDF+ file (the night exported by edfio) in the window."""
+    edf = tmp_path / "night.edf"
+    made = subprocess.run(
+        [sys.executable, "-m", "nightcramp", "export", str(night), str(edf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    shot = tmp_path / "edf.png"
+    run = subprocess.run(
+        [sys.executable, "-m", "nightcramp", "replay", str(edf), "--view", "--speed", "400", "--duration", "8",
+         "--screenshot", str(shot)],
+        capture_output=True, text=True, check=False, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert shot.exists() and distinct_colours(shot) > 20
+    assert "Saved the window" in run.stdout
