@@ -37,6 +37,7 @@ from detector.accel import AccFrames, AccProcessor
 from detector.emg import CLIPPING, GAP, LEAD_OFF, MAINS, REASONS, EmgFrames, EmgProcessor
 from detector.events import Event, sort_events
 from detector.framestore import FrameStore
+from detector.overview import MinuteTracks, overview_json
 from detector.params import DetectorParams
 from detector.plm import PlmChain
 from detector.sleep import SleepStage, out_of_bed_tracker
@@ -168,6 +169,7 @@ class NightDetector:
         self._valid_frames = dict.fromkeys(self.streams, 0)
         self.events: list[Event] = []
         self.notices: list[Notice] = []
+        self._minutes = {s.name: MinuteTracks(s.kind, round(60 * self.fh)) for s in streams}  # the overview
 
     # -- public ----------------------------------------------------------------------------------
     def push(self, name: str, start: int, data: npt.ArrayLike) -> list[Event]:
@@ -204,7 +206,13 @@ class NightDetector:
             end = first_sample_of_frame(end_frame, fs=rational_rate(self.streams[name].fs_hz), frame_hz=self.fh)
             out += self._ingest(name, proc.finish(end), advance=False)
         out += self._advance(final=True, end=end_frame)
+        for tracks in self._minutes.values():
+            tracks.finish()
         return out
+
+    def overview(self) -> dict[str, Any]:
+        """Per-minute activity and posture of every stream (:mod:`detector.overview`), for the JSON."""
+        return overview_json(self._minutes, 60.0)
 
     def live_status(self) -> dict[str, Any]:
         """What a live display shows now, from the latest frames: per EMG stream its resting level and the
@@ -274,6 +282,9 @@ class NightDetector:
         store = self._store[name]
         for fr in frames:
             if isinstance(fr, EmgFrames):
+                self._minutes[name].add(
+                    fr.first, {"ms": fr.rms_uv**2, "active": fr.active, "valid": fr.valid, "missing": fr.reason == GAP}
+                )
                 art = (fr.reason == CLIPPING) | (fr.reason == LEAD_OFF) | (fr.reason == MAINS)
                 store.append(
                     fr.first,
@@ -293,6 +304,16 @@ class NightDetector:
                     },
                 )
             else:
+                self._minutes[name].add(
+                    fr.first,
+                    {
+                        "motion": fr.motion_g,
+                        "moving": fr.moving,
+                        "upright": fr.upright,
+                        "valid": fr.valid,
+                        "missing": ~fr.valid,  # an accelerometer frame is only ever unusable for want of data
+                    },
+                )
                 store.append(
                     fr.first,
                     {

@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--edf", type=Path, help="write the signals and every detected event as EDF+ here")
     a.set_defaults(func=cmd_analyze)
 
+    rp = sub.add_parser("report", help="analyse a recorded night and write its morning report (HTML)")
+    rp.add_argument("path", type=Path)
+    rp.add_argument(
+        "-o", "--out", type=Path, help="the HTML file to write (default: beside the recording, NAME.report.html)"
+    )
+    _channel_option(rp)
+    rp.add_argument("--json", type=Path, help="also write the night JSON (cramp-night/1) here")
+    rp.set_defaults(func=cmd_report)
+
     x = sub.add_parser("export", help="analyse a recorded night and write it as EDF+ with the events as annotations")
     x.add_argument("path", type=Path)
     x.add_argument("out", type=Path, help="EDF+ file to write (.edf)")
@@ -235,12 +244,25 @@ def _finish(
     if isinstance(night, Journal):  # a recording's result already carries its source and start
         result.start_unix_ns = night.start_unix_ns
         result.source = {"path": str(night.path), "format": "nightcramp-journal", "complete": night.complete}
+    if (json_path or report_path) and any(e.kind == "cramp" for e in result.events):
+        result.pictures = _pictures(result, night)
     doc = night_json(result)
     if json_path:
         write_night_json(result, json_path)
     if report_path:
         write_report(doc, report_path)
     return doc
+
+
+def _pictures(result: NightResult, night: Journal | Recording) -> list[dict[str, Any]]:
+    """The signals around each cramp, for the report (a journal is decoded again into arrays for them)."""
+    from nightcramp.pictures import cramp_pictures
+
+    try:
+        rec = night if isinstance(night, Recording) else journal_recording(night)
+    except RecordingError:
+        return []
+    return cramp_pictures(rec, [e.to_json() for e in result.events])
 
 
 def _warn_journal(journal: Journal) -> None:
@@ -282,6 +304,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"Wrote the {label} to {path}")
     if args.edf:
         _write_edf(night, result, args.edf)
+    return 0
+
+
+def report_path_for(recording: Path) -> Path:
+    """``night.ncr.gz`` -> ``night.report.html`` beside it."""
+    name = recording.name
+    for ext in (".gz", ".ncr", ".edf", ".bdf", ".csv", ".txt"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return recording.with_name((name or recording.name) + ".report.html")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out = args.out or report_path_for(args.path)
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the name of the HTML file to write, e.g. {out / 'night.html'}")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist; create it or choose another")
+    night = _open_night(args.path, args.channel, args.leg)
+    result = analyze_journal(night) if isinstance(night, Journal) else analyze_recording(night)
+    doc = _finish(result, night, args.json, out)
+    print(format_summary(doc))
+    print(f"Wrote the report to {out}")
+    if args.json:
+        print(f"Wrote the night JSON to {args.json}")
     return 0
 
 

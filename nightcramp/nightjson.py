@@ -14,7 +14,12 @@ Layout::
      "params": {...every detector parameter, in physical units...},
      "methods": "a paragraph describing the analysis",
      "events": [{"kind", "start_s", "end_s", "leg", ...kind-specific fields}],
-     "summary": {...SPEC section 3 names in snake_case, "streams": {name: {valid_s, artifact_s, missing_s}}}}
+     "summary": {...SPEC section 3 names in snake_case, "streams": {name: {valid_s, artifact_s, missing_s}}},
+     "overview": {"minute_s": 60, "streams": {name: {per-minute lists, null where nothing was usable:
+                  EMG "rms_uv", "active_share", "usable_share"; accelerometer "movement_mg", "moving_share",
+                  "upright_share", "usable_share"}}},
+     "pictures": [{"event": index into events, "t0_s", "t1_s", per stream {"lo", "hi"} per column}]
+                 (only when the analysis had the signals at hand: cramp analyze / report / replay)}
 
 Times are seconds from the recording start; ``start_time`` anchors them to the wall clock (a journal's
 start in local time with its UTC offset; another tool's file's start as the file states it, without zone).
@@ -90,6 +95,8 @@ def night_json(result: NightResult) -> dict[str, Any]:
         "methods": methods_paragraph(result),
         "events": [e.to_json() for e in result.events],
         "summary": result.summary,
+        "overview": result.overview,
+        **({"pictures": result.pictures} if result.pictures else {}),
     }
 
 

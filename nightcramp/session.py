@@ -52,6 +52,8 @@ class NightResult:
     source: dict[str, Any] = field(default_factory=dict)
     start_time: str | None = None  #: ISO-8601 start as a file states it (used when ``start_unix_ns`` is None)
     link: dict[int, dict[str, Any]] = field(default_factory=dict)  #: per band: packets, malformed, gaps, drift
+    overview: dict[str, Any] = field(default_factory=dict)  #: per-minute activity and posture per stream
+    pictures: list[dict[str, Any]] = field(default_factory=list)  #: the signals around each cramp (report)
 
 
 @dataclass
@@ -183,6 +185,7 @@ class NightSession:
             params=self.params,
             mains_hz=det.mains_hz,
             connection_events=list(self.connection_events),
+            overview=det.overview(),
             packets=self.packets,
             malformed=self.malformed,
             link={
@@ -331,6 +334,7 @@ def _recording_result(rec: Recording, det: NightDetector) -> NightResult:
         mains_hz=det.mains_hz,
         source=recording_source(rec),
         start_time=rec.start_wall,
+        overview=det.overview(),
     )
 
 
