@@ -33,7 +33,10 @@ def test_accelerometer_only_night_is_analysed_and_reported(tmp_path: Path) -> No
     assert len(cramps) == len(truth) == 2
     assert all(c["evidence"] == ["acc"] and c["peak_uv"] is None for c in cramps)
     assert p.stdout.count("from the accelerometer (no EMG)") == 2
-    assert "<td>-</td>" in (tmp_path / "a.html").read_text()  # no EMG peak to show
+    page = (tmp_path / "a.html").read_text()
+    for i, e in enumerate(json.loads((tmp_path / "a.json").read_text())["events"]):
+        if e["kind"] == "cramp":  # no EMG peak to show
+            assert f'data-json="events.{i}.peak_uv">-</td>' in page
 
 
 def test_simulate_then_analyze_writes_private_json_and_report(tmp_path: Path) -> None:

@@ -77,8 +77,14 @@ def doc(short_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 def test_top_level_layout(doc: dict) -> None:
-    assert set(doc) == {"schema", "software", "source", "params", "methods", "events", "summary"}
+    assert set(doc) == {"schema", "software", "source", "params", "methods", "events", "summary", "overview"}
     assert doc["schema"] == "cramp-night/1"
+    assert doc["overview"]["minute_s"] == 60
+    for s in doc["source"]["streams"]:
+        fields = {"usable_share", "missing_share"} | (
+            {"rms_uv", "active_share"} if s["kind"] == "emg" else {"movement_mg", "moving_share", "upright_share"}
+        )
+        assert set(doc["overview"]["streams"][s["name"]]) == fields
     assert set(doc["source"]) == SOURCE_KEYS
     assert doc["source"]["start_time"] is not None and "T" in doc["source"]["start_time"]
     assert doc["source"]["duration_s"] == pytest.approx(2400, abs=2)
