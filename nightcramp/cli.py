@@ -117,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", type=Path, help="also write the night JSON (cramp-night/1) here")
     rp.set_defaults(func=cmd_report)
 
+    rv = sub.add_parser("review", help="step through the night's cramps, confirm, reject, add; fill the diary")
+    rv.add_argument("path", type=Path)
+    _channel_option(rv)
+    rv.add_argument("--duration", type=float, help="close the window after this many seconds")
+    rv.add_argument("--screenshot", type=Path, help="save the window to this PNG before closing")
+    rv.set_defaults(func=cmd_review)
+
     x = sub.add_parser("export", help="analyse a recorded night and write it as EDF+ with the events as annotations")
     x.add_argument("path", type=Path)
     x.add_argument("out", type=Path, help="EDF+ file to write (.edf)")
@@ -329,6 +336,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"Wrote the report to {out}")
     if args.json:
         print(f"Wrote the night JSON to {args.json}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from nightcramp.sidecar import Sidecar, SidecarError
+
+    if args.duration is not None and not args.duration > 0:
+        raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
+    try:
+        sidecar = Sidecar.load(Path(args.path))
+    except SidecarError as exc:
+        raise UserError(str(exc)) from None
+    night = _open_night(args.path, args.channel, args.leg)
+    print(f"Analysing {args.path.name} ...", file=sys.stderr, flush=True)
+    if isinstance(night, Journal):
+        result = analyze_journal(night)
+        rec, start = journal_recording(night), _start_time(night)
+    else:
+        result, rec, start = analyze_recording(night), night, night.start_wall
+    events = [e.to_json() for e in result.events]
+    from nightcramp.review import run_review
+
+    window = run_review(rec, events, sidecar, start=start, duration_s=args.duration, screenshot=args.screenshot)
+    if args.screenshot is not None:
+        print(f"Saved the window to {args.screenshot}")
+    side = window.sidecar
+    reviewed = sum(1 for e in side.episodes)
+    print(
+        f"Review saved in {side.path}: {reviewed} cramp(s) reviewed, {len(side.added)} added"
+        if side.path.exists()
+        else "Nothing was reviewed; no review file was written."
+    )
     return 0
 
 

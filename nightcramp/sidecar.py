@@ -1,7 +1,16 @@
 """What a person adds to a night, kept beside the recording: ``NIGHT.ncr`` -> ``NIGHT.ncr.review.json``.
 
-A recording is never modified once written. Markers pressed while watching a replay ("cramp now") go into
-this sidecar file, with the time in seconds from the recording's start. The file names the recording it
+A recording is never modified once written. What the sleeper adds goes into this sidecar file instead, with
+times in seconds from the recording's start:
+
+- ``markers``: "cramp now" presses while watching a replay;
+- ``episodes``: the review of each detected cramp: confirmed or rejected, with the bounds the reviewer set
+  (``detected`` keeps the detector's own bounds, which identify the episode when the night is analysed
+  again);
+- ``added``: cramps the detector missed, added by the reviewer;
+- ``diary``: the night's severity and sleep disturbance (0-10), notes, and tags such as stretching,
+  hydration, magnesium, exercise or a medication change (the trends compare nights by them).
+ The file names the recording it
 belongs to by name, size and a hash of its first and last MiB, so a sidecar copied next to another file is
 noticed instead of silently applied. Every change is written to a temporary file and renamed over the old
 one, so a crash never leaves half a file.
@@ -13,6 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +53,20 @@ def fingerprint(recording: Path) -> dict[str, Any]:
     return {"name": recording.name, "size": size, "sha256_ends": h.hexdigest()}
 
 
+TAGS = ("stretching", "hydration", "magnesium", "exercise", "medication change")  #: offered in the review
+STATUSES = ("confirmed", "rejected")
+
+
 @dataclass
 class Sidecar:
     """The sidecar of one recording."""
 
     recording: Path
     markers: list[dict[str, Any]] = field(default_factory=list)  #: {"t_s", "label", "added"}
+    #: {"detected": {"start_s", "end_s", "leg"}, "status", "start_s", "end_s", "leg"} per reviewed cramp
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    added: list[dict[str, Any]] = field(default_factory=list)  #: {"start_s", "end_s", "leg"}: missed cramps
+    diary: dict[str, Any] = field(default_factory=dict)  #: {"severity", "disturbance", "notes", "tags"}
 
     @property
     def path(self) -> Path:
@@ -82,7 +100,14 @@ class Sidecar:
             isinstance(m, dict) and isinstance(m.get("t_s"), int | float) for m in markers
         ):
             raise SidecarError(f"{path}: its markers are malformed")
-        return cls(recording, markers=list(markers))
+        episodes, added, diary = doc.get("episodes", []), doc.get("added", []), doc.get("diary", {})
+        if not isinstance(episodes, list) or not all(_is_episode(e) for e in episodes):
+            raise SidecarError(f"{path}: its reviewed episodes are malformed")
+        if not isinstance(added, list) or not all(_is_span(a) for a in added):
+            raise SidecarError(f"{path}: its added cramps are malformed")
+        if not isinstance(diary, dict) or not _is_diary(diary):
+            raise SidecarError(f"{path}: its diary is malformed (severity and disturbance are 0-10)")
+        return cls(recording, markers=list(markers), episodes=list(episodes), added=list(added), diary=dict(diary))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +115,9 @@ class Sidecar:
             "version": VERSION,
             "recording": fingerprint(self.recording),
             "markers": sorted(self.markers, key=lambda m: float(m["t_s"])),
+            "episodes": sorted(self.episodes, key=lambda e: float(e["detected"]["start_s"])),
+            "added": sorted(self.added, key=lambda a: float(a["start_s"])),
+            "diary": self.diary,
         }
 
     def save(self) -> None:
@@ -113,3 +141,130 @@ class Sidecar:
         """A marker at ``t_s`` s from the recording's start, saved at once."""
         self.markers.append({"t_s": round(float(t_s), 3), "label": label, "added": added})
         self.save()
+
+    # -- the review --------------------------------------------------------------------------------------
+    def review_of(self, cramp: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The review of a detected cramp (a night-JSON event), matched by leg and overlapping detected
+        bounds, so that it still applies when the night is analysed again."""
+        for e in self.episodes:
+            d = e["detected"]
+            if d.get("leg") == cramp.get("leg") and d["start_s"] < cramp["end_s"] and cramp["start_s"] < d["end_s"]:
+                return e
+        return None
+
+    def set_review(
+        self, cramp: Mapping[str, Any], status: str, *, start_s: float | None = None, end_s: float | None = None
+    ) -> None:
+        """Confirm or reject a detected cramp, optionally with new bounds; saved at once."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        detected = {"start_s": cramp["start_s"], "end_s": cramp["end_s"], "leg": cramp.get("leg")}
+        entry = {
+            "detected": detected,
+            "status": status,
+            "start_s": round(float(cramp["start_s"] if start_s is None else start_s), 3),
+            "end_s": round(float(cramp["end_s"] if end_s is None else end_s), 3),
+            "leg": cramp.get("leg"),
+        }
+        old = self.review_of(cramp)
+        if old is not None:
+            self.episodes.remove(old)
+        self.episodes.append(entry)
+        self.save()
+
+    def clear_review(self, cramp: Mapping[str, Any]) -> None:
+        old = self.review_of(cramp)
+        if old is not None:
+            self.episodes.remove(old)
+            self.save()
+
+    def add_cramp(self, start_s: float, end_s: float, leg: str | None) -> None:
+        """A cramp the detector missed; saved at once."""
+        if not end_s > start_s:
+            raise ValueError("a cramp ends after it starts")
+        self.added.append({"start_s": round(float(start_s), 3), "end_s": round(float(end_s), 3), "leg": leg})
+        self.save()
+
+    def remove_added(self, index: int) -> None:
+        del self.added[index]
+        self.save()
+
+    def set_diary(self, **fields: Any) -> None:
+        """Diary fields (severity, disturbance: 0-10 or None; notes: text; tags: list of text); saved at once."""
+        diary = {**self.diary, **fields}
+        if not _is_diary(diary):
+            raise ValueError("severity and disturbance are whole numbers 0-10, tags a list of words")
+        self.diary = diary
+        self.save()
+
+    @property
+    def reviewed(self) -> bool:
+        return bool(self.episodes or self.added)
+
+
+def _is_span(a: object) -> bool:
+    return (
+        isinstance(a, dict)
+        and isinstance(a.get("start_s"), int | float)
+        and isinstance(a.get("end_s"), int | float)
+        and a["end_s"] > a["start_s"]
+        and a.get("leg") in ("left", "right", None)
+    )
+
+
+def _is_episode(e: object) -> bool:
+    return isinstance(e, dict) and _is_span(e) and _is_span(e.get("detected")) and e.get("status") in STATUSES
+
+
+def _is_diary(d: dict[str, Any]) -> bool:
+    def score(v: object) -> bool:
+        return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10)
+
+    tags = d.get("tags", [])
+    return (
+        score(d.get("severity"))
+        and score(d.get("disturbance"))
+        and isinstance(d.get("notes", ""), str)
+        and isinstance(tags, list)
+        and all(isinstance(t, str) and t.strip() for t in tags)
+    )
+
+
+def reviewed_cramps(
+    events: Sequence[Mapping[str, Any]], side: Sidecar | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The night's cramps as reviewed, and how the detector and the review agree.
+
+    Each detected cramp is kept (unreviewed or confirmed, with the reviewer's bounds) or dropped (rejected);
+    cramps the reviewer added join them. ``agreement``: counts of confirmed, rejected, adjusted (bounds moved
+    by more than 2 s), added and unreviewed cramps, and the detector's precision (confirmed / reviewed) and
+    recall (confirmed / (confirmed + added)) against the review, None where there is nothing to divide.
+    """
+    out: list[dict[str, Any]] = []
+    counts = dict.fromkeys(("confirmed", "rejected", "adjusted", "added", "unreviewed"), 0)
+    for e in events:
+        if e["kind"] != "cramp":
+            continue
+        r = side.review_of(e) if side is not None else None
+        if r is None:
+            counts["unreviewed"] += 1
+            out.append({**e, "review": None})
+            continue
+        counts[r["status"]] += 1
+        if r["status"] == "confirmed":
+            moved = abs(r["start_s"] - e["start_s"]) > 2.0 or abs(r["end_s"] - e["end_s"]) > 2.0
+            counts["adjusted"] += int(moved)
+            out.append({**e, "start_s": r["start_s"], "end_s": r["end_s"], "review": "confirmed"})
+    for a in side.added if side is not None else []:
+        counts["added"] += 1
+        out.append({"kind": "cramp", "start_s": a["start_s"], "end_s": a["end_s"], "leg": a["leg"], "review": "added"})
+    out.sort(key=lambda c: c["start_s"])
+    reviewed = counts["confirmed"] + counts["rejected"]
+    agreement: dict[str, Any] = {
+        **counts,
+        "precision": round(counts["confirmed"] / reviewed, 3) if reviewed else None,
+        "recall": round(counts["confirmed"] / (counts["confirmed"] + counts["added"]), 3)
+        if counts["confirmed"] + counts["added"]
+        else None,
+    }
+    return out, agreement

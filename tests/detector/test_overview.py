@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -63,16 +64,14 @@ def test_minutes_match_a_loop_in_any_chunking(n: int, seed: int, kind: str, cuts
     batch.finish()
     chunked = MinuteTracks(kind, FPM)
     edges = sorted({0, n, *(c for c in cuts if c < n)})
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         chunked.add(a, {k: v[a:b] for k, v in tr.items()})
     chunked.finish()
     assert chunked.to_json() == batch.to_json()  # bit for bit: the same rounding everywhere
     want = oracle(tr, n, kind)
     got = batch.to_json()
     for k, v in want.items():
-        assert got[k] == [
-            None if w is None else pytest_approx(g, w) for g, w in zip(got[k], v, strict=True)
-        ], k
+        assert got[k] == [None if w is None else pytest_approx(g, w) for g, w in zip(got[k], v, strict=True)], k
 
 
 def pytest_approx(got: float | None, want: float) -> float | None:
