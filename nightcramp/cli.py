@@ -253,12 +253,35 @@ def _finish(
         result.source = {"path": str(night.path), "format": "nightcramp-journal", "complete": night.complete}
     if (json_path or report_path) and any(e.kind == "cramp" for e in result.events):
         result.pictures = _pictures(result, night)
+    result.review = _review(result, night)
     doc = night_json(result)
     if json_path:
         write_night_json(result, json_path)
     if report_path:
         write_report(doc, report_path)
     return doc
+
+
+def _review(result: NightResult, night: Journal | Recording) -> dict[str, Any]:
+    """The review file beside the recording, applied to this analysis ({} when there is none)."""
+    from nightcramp.sidecar import Sidecar, SidecarError, reviewed_cramps, sidecar_path
+
+    path = Path(night.path)
+    if not sidecar_path(path).exists():
+        return {}
+    try:
+        side = Sidecar.load(path)
+    except SidecarError as exc:
+        print(f"cramp: warning: {exc}; the report shows the detector's results alone", file=sys.stderr)
+        return {}
+    cramps, agreement = reviewed_cramps([e.to_json() for e in result.events], side)
+    return {
+        "file": str(side.path),
+        "cramps": cramps,
+        "agreement": agreement,
+        "diary": side.diary,
+        "markers": side.markers,
+    }
 
 
 def _pictures(result: NightResult, night: Journal | Recording) -> list[dict[str, Any]]:

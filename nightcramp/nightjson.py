@@ -19,7 +19,11 @@ Layout::
                   EMG "rms_uv", "active_share", "usable_share"; accelerometer "movement_mg", "moving_share",
                   "upright_share", "usable_share"}}},
      "pictures": [{"event": index into events, "t0_s", "t1_s", per stream {"lo", "hi"} per column}]
-                 (only when the analysis had the signals at hand: cramp analyze / report / replay)}
+                 (only when the analysis had the signals at hand: cramp analyze / report / replay),
+     "review": {"file", "cramps": [the cramps as reviewed, each with "review": null|"confirmed"|"added"],
+                "agreement": {"confirmed", "rejected", "adjusted", "added", "unreviewed", "precision", "recall"},
+                "diary": {"severity", "disturbance", "notes", "tags"}, "markers": [...]}
+                (only when the recording has a review file beside it: cramp review)}
 
 Times are seconds from the recording start; ``start_time`` anchors them to the wall clock (a journal's
 start in local time with its UTC offset; another tool's file's start as the file states it, without zone).
@@ -97,6 +101,7 @@ def night_json(result: NightResult) -> dict[str, Any]:
         "summary": result.summary,
         "overview": result.overview,
         **({"pictures": result.pictures} if result.pictures else {}),
+        **({"review": result.review} if result.review else {}),
     }
 
 

@@ -111,9 +111,17 @@ def render_report(night: Mapping[str, Any]) -> str:
             f'<div class="card"><div class="num" data-json="summary.{key}">{esc(shown)}</div>'
             f'<div class="lbl">{esc(label)}</div></div>'
         )
+    review = night.get("review")
+    if review:
+        parts.append(
+            f'<div class="card"><div class="num" data-json="review.cramps.length">{len(review["cramps"])}</div>'
+            '<div class="lbl">cramps after your review</div></div>'
+        )
     parts.append("</div></section>")
     parts.append(_timeline(night))
     parts.append(_cramp_section(night))
+    if review:
+        parts.append(_review_section(night))
     parts.append(_summary_table(night))
     parts.append(
         '<section aria-labelledby="h-methods"><h2 id="h-methods">Methods</h2>'
@@ -406,6 +414,61 @@ def _picture(n: int, cramp: Mapping[str, Any], pic: Mapping[str, Any], start: st
         f"30 s either side. The EMG traces share one scale (±{_num(round(emg_scale))} µV; larger values are cut off)."
         "</figcaption>"
         f"</figure>{table}</div>"
+    )
+
+
+def _review_section(night: Mapping[str, Any]) -> str:
+    """What the sleeper's review says: the cramps as reviewed, how the detector agrees, and the diary."""
+    start = night["source"].get("start_time")
+    review = night["review"]
+    a = review["agreement"]
+
+    def share(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.0f} %"
+
+    agree = [
+        ("Detected cramps you confirmed", a["confirmed"], "confirmed"),
+        ("... of which you moved the bounds (by more than 2 s)", a["adjusted"], "adjusted"),
+        ("Detected cramps you rejected", a["rejected"], "rejected"),
+        ("Cramps you added (the detector missed them)", a["added"], "added"),
+        ("Detected cramps not reviewed yet", a["unreviewed"], "unreviewed"),
+    ]
+    rows = "".join(
+        f"<tr><th scope='row'>{esc(k)}</th><td class='n' data-json='review.agreement.{key}'>{v}</td></tr>"
+        for k, v, key in agree
+    )
+    rows += (
+        f"<tr><th scope='row'>Detector's precision (confirmed of reviewed)</th>"
+        f"<td class='n' data-json='review.agreement.precision'>{share(a['precision'])}</td></tr>"
+        f"<tr><th scope='row'>Detector's recall (confirmed of confirmed and added)</th>"
+        f"<td class='n' data-json='review.agreement.recall'>{share(a['recall'])}</td></tr>"
+    )
+    what = {None: "not reviewed", "confirmed": "confirmed", "added": "added by you"}
+    cramps = "".join(
+        f"<tr><td>{esc(clock(c['start_s'], start))}</td><td>{esc(c['leg'] or '')}</td>"
+        f"<td>{esc(duration(c['end_s'] - c['start_s']))}</td><td>{esc(what.get(c.get('review'), ''))}</td></tr>"
+        for c in review["cramps"]
+    )
+    d = review.get("diary", {})
+
+    def score(v: int | None) -> str:
+        return "not given" if v is None else f"{v} / 10"
+
+    diary = (
+        f"<tr><th scope='row'>Cramp severity</th><td data-json='review.diary.severity'>{esc(score(d.get('severity')))}"
+        "</td></tr>"
+        f"<tr><th scope='row'>Sleep disturbance</th><td data-json='review.diary.disturbance'>"
+        f"{esc(score(d.get('disturbance')))}</td></tr>"
+        f"<tr><th scope='row'>Tonight</th><td>{esc(', '.join(d.get('tags', [])) or '-')}</td></tr>"
+        f"<tr><th scope='row'>Notes</th><td>{esc(d.get('notes') or '-')}</td></tr>"
+    )
+    return (
+        '<section aria-labelledby="h-review"><h2 id="h-review">Your review</h2>'
+        f'<p class="note">From {esc(Path(review["file"]).name)}, beside the recording.</p>'
+        f"<table><caption>The detector against your review</caption><tbody>{rows}</tbody></table>"
+        "<table><caption>Cramps after your review</caption><thead><tr><th>start</th><th>leg</th><th>length</th>"
+        f"<th>review</th></tr></thead><tbody>{cramps}</tbody></table>"
+        f"<table><caption>The night's diary</caption><tbody>{diary}</tbody></table></section>"
     )
 
 

@@ -8,8 +8,8 @@ with the episode's bounds as a region that can be dragged. Clicking the night ov
 below, where a missed cramp can be added. Every action is saved at once in the review file beside the
 recording (:mod:`nightcramp.sidecar`); the recording itself is never modified.
 
-Keys: N / P next and previous episode, Y confirm, R reject (an added cramp is removed), A add a cramp at the
-middle of the view below, U undo the review of this episode.
+Keys (outside the diary's text fields): N / P next and previous episode, Y confirm, R reject (an added cramp
+is removed), A add a cramp at the middle of the view below, U undo the review of this episode.
 """
 
 from __future__ import annotations
@@ -71,12 +71,14 @@ class ReviewWindow(QtWidgets.QWidget):
         self.current: int | None = 0 if self.detected or sidecar.added else None
         self.view_s: tuple[float, float] = (0.0, min(rec.duration_s, 120.0))
         self.setWindowTitle(f"NightCramp - review {rec.path.name}")
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
         self._build()
         self._notes_timer = QtCore.QTimer(self)
         self._notes_timer.setSingleShot(True)
         self._notes_timer.timeout.connect(self._save_notes)
         self.refresh()
+        self.setFocus()  # not a text field: single-letter keys act at once
 
     # -- episodes --------------------------------------------------------------------------------------
     def episodes(self) -> list[Episode]:
@@ -115,6 +117,7 @@ class ReviewWindow(QtWidgets.QWidget):
         outer.addWidget(self.detail, 5)
         row = QtWidgets.QHBoxLayout()
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
+        self._shortcuts: list[QtGui.QShortcut] = []
         for key, text, slot in (
             ("prev", "Previous (P)", self.previous),
             ("next", "Next (N)", self.next),
@@ -129,6 +132,7 @@ class ReviewWindow(QtWidgets.QWidget):
             self.buttons[key] = b
             shortcut = QtGui.QShortcut(QtGui.QKeySequence(text[-2]), self)
             shortcut.activated.connect(slot)
+            self._shortcuts.append(shortcut)  # kept: a collected wrapper would drop the connection
         self.add_leg = QtWidgets.QComboBox()
         legs = sorted({s.info.leg for s in self.rec.signals if s.info.leg}, key=str) or ["left"]
         self.add_leg.addItems([str(leg) for leg in legs])

@@ -54,6 +54,7 @@ class NightResult:
     link: dict[int, dict[str, Any]] = field(default_factory=dict)  #: per band: packets, malformed, gaps, drift
     overview: dict[str, Any] = field(default_factory=dict)  #: per-minute activity and posture per stream
     pictures: list[dict[str, Any]] = field(default_factory=list)  #: the signals around each cramp (report)
+    review: dict[str, Any] = field(default_factory=dict)  #: the sleeper's review and diary, when there is one
 
 
 @dataclass

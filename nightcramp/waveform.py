@@ -87,6 +87,17 @@ class Pyramid:
         return best
 
 
+def pyramid_ranges(
+    pyramid: Pyramid, x0: float, dx: float, left: float, px_width: float, columns: int
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`column_ranges` from the coarsest level of ``pyramid`` with two blocks or more per column
+    (exact to within two blocks at each column edge)."""
+    step, lo_y, hi_y = pyramid.level_for(px_width / dx)
+    lo = column_ranges(lo_y, x0, dx * step, left, px_width, columns)[0]
+    hi = column_ranges(hi_y, x0, dx * step, left, px_width, columns)[1]
+    return lo, hi
+
+
 class WaveformItem(pg.GraphicsObject):  # type: ignore[misc]
     """Samples ``y[i]`` at ``x0 + i dx`` in a :class:`pyqtgraph.ViewBox`, drawn per pixel column."""
 
@@ -157,11 +168,8 @@ class WaveformItem(pg.GraphicsObject):  # type: ignore[misc]
             return
         px = 1.0 / tr.m11()  # x units per device pixel
         x_left = (left - tr.dx()) / tr.m11()  # Qt's aliased drawing puts a point in pixel floor(x), floor(y)
-        pyramid = self._pyramid
-        if pyramid is not None:  # the coarsest level with two blocks or more per column
-            step, lo_y, hi_y = pyramid.level_for(px / self._dx)
-            lo = column_ranges(lo_y, self._x0, self._dx * step, x_left, px, w)[0]
-            hi = column_ranges(hi_y, self._x0, self._dx * step, x_left, px, w)[1]
+        if self._pyramid is not None:
+            lo, hi = pyramid_ranges(self._pyramid, self._x0, self._dx, x_left, px, w)
         else:
             lo, hi = column_ranges(y, self._x0, self._dx, x_left, px, w)
         ya, yb = tr.m22() * lo + tr.dy() - top, tr.m22() * hi + tr.dy() - top  # device rows
