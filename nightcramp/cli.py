@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--cramps", type=int, default=None, help="number of cramps (default: random)")
     s.add_argument("--mains", type=float, default=50.0, choices=(50.0, 60.0), help="mains frequency in Hz")
     s.add_argument("--resolution-uv", type=float, default=0.1, help="the band's EMG resolution, µV per count")
+    s.add_argument("--date", help="the evening the night starts, YYYY-MM-DD (default: last evening)")
     s.set_defaults(func=cmd_simulate)
 
     a = sub.add_parser("analyze", help="analyse a recorded night (.ncr, EDF/EDF+, BDF); print the summary")
@@ -123,6 +124,17 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--duration", type=float, help="close the window after this many seconds")
     rv.add_argument("--screenshot", type=Path, help="save the window to this PNG before closing")
     rv.set_defaults(func=cmd_review)
+
+    tr = sub.add_parser("trend", help="analyse many nights (a folder) and show the trend over weeks")
+    tr.add_argument("folder", type=Path)
+    tr.add_argument(
+        "--compare", metavar="TAG", help="compare the nights before a diary tag with the nights that have it"
+    )
+    tr.add_argument("--html", type=Path, help="the page to write (default: FOLDER/trend.html)")
+    tr.add_argument("--csv", type=Path, help="the table to write (default: FOLDER/trend.csv)")
+    tr.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    tr.add_argument("--scheduler", metavar="ADDRESS", help="a Dask distributed scheduler, e.g. tcp://10.0.0.5:8786")
+    tr.set_defaults(func=cmd_trend)
 
     x = sub.add_parser("export", help="analyse a recorded night and write it as EDF+ with the events as annotations")
     x.add_argument("path", type=Path)
@@ -394,6 +406,52 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trend(args: argparse.Namespace) -> int:
+    from nightcramp import trend
+
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder; give the folder that holds the nights' recordings")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be 1 or more, got {args.workers}")
+    paths = trend.find_nights(folder)
+    if not paths:
+        raise UserError(f"{folder} holds no recording (.ncr, .edf, .bdf, .csv or .txt)")
+    where = (
+        f"the cluster at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local processes"
+    )
+    print(f"Analysing {len(paths)} nights on {where} ...", file=sys.stderr, flush=True)
+    bar = Progress(len(paths), label="nights", unit="nights")
+    try:
+        rows = trend.analyse_nights(
+            paths, workers=args.workers, scheduler=args.scheduler, on_done=lambda n: bar.update(n)
+        )
+    except OSError as exc:  # the cluster cannot be reached
+        raise UserError(f"cannot reach the Dask scheduler at {args.scheduler} ({exc})") from None
+    bar.done()
+    comparison = trend.compare(rows, args.compare) if args.compare else None
+    html_path, csv_path = args.html or folder / "trend.html", args.csv or folder / "trend.csv"
+    trend.write_csv(rows, csv_path)
+    write_private(html_path, trend.render_trend(rows, comparison))
+    for r in rows:
+        if r["error"]:
+            print(f"cramp: warning: {r['file']} was left out: {r['error']}", file=sys.stderr)
+    ok = [r for r in rows if not r["error"]]
+    print(f"{len(ok)} nights, {sum(r['cramps'] for r in ok)} cramps; wrote {html_path} and {csv_path}")
+    if comparison:
+        c = comparison
+        if "rate_ratio" in c:
+            lo, hi = c["ci95"]
+            print(
+                f"With {c['tag']}: {c['mean_after']:.2f} cramps a night ({c['nights_after']} nights) against "
+                f"{c['mean_before']:.2f} before ({c['nights_before']} nights): rate ratio {c['rate_ratio']:.2f} "
+                f"(95 % CI {lo:.2f}-{hi:.2f}), permutation p = {c['p_permutation']:.3f}"
+            )
+        if c.get("warning"):
+            print(f"cramp: note: {c['warning']}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     _check_output(args.out, args.path)
     night = _open_night(args.path, args.channel, args.leg)
@@ -613,6 +671,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not legs or any(leg not in ("left", "right") for leg in legs) or len(set(legs)) != len(legs):
         raise UserError(f"--legs must be 'left', 'right' or 'left,right', got {args.legs!r}")
     emg_fs, acc_fs = _rate(args.emg_fs, "--emg-fs"), _rate(args.acc_fs, "--acc-fs")
+    _bedtime_ns(np.random.default_rng(0), args.date)  # a bad --date is refused before the simulation
     if emg_fs is None and acc_fs is None:
         raise UserError("a night needs EMG or an accelerometer: give --emg-fs or --acc-fs a rate")
     if not 0 < args.hours <= 14:
@@ -642,7 +701,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not 0.01 <= args.resolution_uv <= 10:
         raise UserError(f"--resolution-uv must be between 0.01 and 10 µV, got {args.resolution_uv}")
     devices, items = synthesize(night, rng=rng, emg_uv_per_count=args.resolution_uv)
-    start_ns = _bedtime_ns(np.random.default_rng([args.seed, 1]))
+    start_ns = _bedtime_ns(np.random.default_rng([args.seed, 1]), args.date)
     meta = {"simulated": True, "seed": args.seed}
     with JournalWriter(out, software=f"nightcramp {__version__}", meta=meta, start_unix_ns=start_ns) as writer:
         for info in devices:
@@ -657,10 +716,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bedtime_ns(rng: np.random.Generator) -> int:
-    """A plausible start for a simulated night: last evening between 22:30 and 24:00, local time."""
+def _bedtime_ns(rng: np.random.Generator, date: str | None = None) -> int:
+    """A plausible start for a simulated night: between 22:30 and 24:00 local time on the evening of
+    ``date`` (YYYY-MM-DD), last evening by default."""
     now = dt.datetime.now().astimezone()
     day = now.date() - dt.timedelta(days=0 if now.hour >= 22 else 1)
+    if date is not None:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise UserError(f"--date must be a date like 2026-11-21, got {date!r}") from None
     start = dt.datetime.combine(day, dt.time(22, 30), tzinfo=now.tzinfo)
     return int((start + dt.timedelta(minutes=int(rng.integers(0, 90)))).timestamp() * 1e9)
 

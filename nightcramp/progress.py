@@ -8,10 +8,13 @@ from typing import TextIO
 
 
 class Progress:
-    """Progress through ``total_s`` seconds of a night."""
+    """Progress through ``total_s`` seconds of a night (or ``total_s`` things counted in ``unit``)."""
 
-    def __init__(self, total_s: float, *, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(
+        self, total_s: float, *, label: str, stream: TextIO | None = None, width: int = 30, unit: str | None = None
+    ) -> None:
         self.total = max(total_s, 1e-9)
+        self.unit = unit  #: None: hours of a night; else what is counted, e.g. "nights"
         self.label, self.width = label, width
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -26,8 +29,8 @@ class Progress:
             if now - self._last_draw < 0.1 and pct != 100:
                 return
             filled = self.width * pct // 100
-            hours = t_s / 3600
-            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}%  {hours:4.1f} h")
+            done = f"{t_s / 3600:4.1f} h" if self.unit is None else f"{t_s:.0f} of {self.total:.0f} {self.unit}"
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}%  {done}")
             self.stream.flush()
             self._shown = True
         elif pct // 10 != self._last_pct // 10:
