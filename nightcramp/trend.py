@@ -39,7 +39,8 @@ ROLLING = 7  #: nights in the rolling mean
 PERMUTATIONS = 20_000
 COLUMNS = (
     "date", "file", "start_time", "hours", "cramps", "cramps_left", "cramps_right", "cramp_minutes",
-    "awakenings", "sleep_hours", "reviewed", "severity", "disturbance", "tags", "error",
+    "awakenings", "sleep_hours", "reviewed", "detected", "confirmed", "rejected", "added", "severity",
+    "disturbance", "tags", "error",
 )  # fmt: skip
 
 
@@ -91,9 +92,11 @@ def night_row(path: str) -> dict[str, Any]:
         side = Sidecar.load(p)
     except SidecarError:
         side = None
+    row["detected"] = len(cramps)
     if side is not None and side.reviewed:
-        cramps, _ = reviewed_cramps(events, side)
+        cramps, agreement = reviewed_cramps(events, side)
         row["reviewed"] = True
+        row.update({k: agreement[k] for k in ("confirmed", "rejected", "added")})
     if side is not None:
         row["severity"], row["disturbance"] = side.diary.get("severity"), side.diary.get("disturbance")
         row["tags"] = ";".join(side.diary.get("tags", []))
@@ -255,6 +258,18 @@ def render_trend(rows: Sequence[Mapping[str, Any]], comparison: Mapping[str, Any
         parts.append(
             f'<p>From {esc(first)} to {esc(last)}: <span data-json="total_cramps">{total}</span> cramps, '
             f"{total / len(ok):.1f} a night on average; {sum(1 for r in ok if r['reviewed'])} nights reviewed.</p>"
+        )
+    reviewed = [r for r in ok if r["reviewed"]]
+    if reviewed:
+        conf, rej, add = (sum(r[k] or 0 for r in reviewed) for k in ("confirmed", "rejected", "added"))
+        prec = f"{100 * conf / (conf + rej):.0f} %" if conf + rej else "-"
+        rec = f"{100 * conf / (conf + add):.0f} %" if conf + add else "-"
+        parts.append(
+            f"<p>The detector against your reviews ({len(reviewed)} night{'s' if len(reviewed) != 1 else ''}): "
+            "you confirmed "
+            f'<span data-json="confirmed">{conf}</span> of the {conf + rej} detected cramps you reviewed '
+            f"(precision {prec}) and added {add} it missed (recall {rec}). The counts below are the reviewed "
+            "ones where a night has a review.</p>"
         )
     if comparison:
         parts.append(_comparison(comparison))

@@ -103,3 +103,27 @@ def test_an_unreachable_scheduler_is_one_sentence(nights: Path) -> None:
     run = cramp("trend", str(nights), "--scheduler", "tcp://127.0.0.1:9")
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in run.stderr
+
+
+def test_reviewed_nights_count_their_reviewed_cramps(nights: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from nightcramp.trend import night_row, render_trend
+
+    rec = tmp_path / "night01.ncr"
+    shutil.copy(nights / "night01.ncr", rec)
+    plain = night_row(str(rec))
+    assert plain["reviewed"] is False and plain["cramps"] == plain["detected"] == BEFORE[0]
+    events = json.loads(cramp("analyze", str(rec), "--json", str(tmp_path / "a.json")).stdout and
+                        (tmp_path / "a.json").read_text())["events"]  # fmt: skip
+    first = next(e for e in events if e["kind"] == "cramp")
+    side = Sidecar.load(rec)
+    side.set_review(first, "rejected")
+    side.add_cramp(10.0, 40.0, "left")
+    side.add_cramp(60.0, 90.0, "right")
+    row = night_row(str(rec))
+    assert row["reviewed"] is True and row["detected"] == BEFORE[0]
+    assert row["cramps"] == BEFORE[0] - 1 + 2
+    assert (row["confirmed"], row["rejected"], row["added"]) == (0, 1, 2)
+    page = render_trend([row], None)
+    assert "The detector against your reviews (1 night): you confirmed 0" in page and "added 2 it missed" in page
