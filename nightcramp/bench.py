@@ -16,6 +16,8 @@ Everything runs on this machine in one go, so the ratios hold whatever the machi
   through the journal, decoding and the online detector (:mod:`nightcramp.bench_bridge`);
 - **the live window**: frames drawn offscreen with 60 s of two legs, and its memory over an hour of data
   (:mod:`nightcramp.bench_live`);
+- **the review window's overview**: the min/max pyramid of 8 h of 1-kHz EMG, built and redrawn at three
+  zooms;
 - **reading a BDF**: the night written as an 8-h BDF with EMG at 2 kHz (each 1-kHz sample twice) and the
   accelerometers at 100 Hz, read into the detector's arrays, in MB/s against a plain sequential read of the
   same file in the same run (both from the page cache, after one read to warm it), and the peak memory of
@@ -44,7 +46,7 @@ from detector.night import NightDetector, analyze_arrays, stream_infos
 from detector.simulate import NightConfig, SimulatedNight, simulate_night
 from firmware_bridge.formats import read_edf
 from nightcramp.bench_bridge import format_bridge, run_bridge_bench
-from nightcramp.bench_live import format_live, run_live_bench
+from nightcramp.bench_live import format_live, format_review, run_live_bench, run_review_bench
 
 H = 3600.0
 
@@ -268,6 +270,8 @@ def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], No
     res["bridge"] = run_bridge_bench(log)
     log("live window (offscreen) ...")
     res["live"] = run_live_bench()
+    log("review overview (offscreen) ...")
+    res["review"] = run_review_bench()
     res["neurokit2"] = _neurokit(night8, log) if neurokit else None
     if res["neurokit2"] is not None:
         per_hour_ours = t8 / 8.0
@@ -325,6 +329,8 @@ def format_bench(res: dict[str, Any]) -> str:
         rows += format_bridge(res["bridge"])
     if res.get("live"):
         rows += format_live(res["live"])
+    if res.get("review"):
+        rows += format_review(res["review"])
     nk = res.get("neurokit2")
     if nk:
         rows.append(

@@ -69,3 +69,14 @@ def test_bridge_bench_pieces_measure_real_work() -> None:
         n = sum(int(b.counts.sum()) for b in decoded.blocks)
         assert n >= 50 and profile.streams(settings)[0].fs_hz == fs
     assert 0.0 < callback_cost(2000) < 1000.0
+
+
+def test_review_bench_measures_a_real_overview() -> None:
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from nightcramp.bench_live import format_review, run_review_bench
+
+    res = run_review_bench(hours=0.5)
+    assert res["pyramid_build_s"] > 0 and all(v > 0 for v in res["redraw_ms"].values())
+    assert "min/max pyramid" in format_review(res)[0][0]
