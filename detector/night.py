@@ -154,6 +154,9 @@ class NightDetector:
         self._contractions: list[tuple[_Leg, Run]] = []  # sustained EMG contractions waiting for their end
         self._gap_trk = {n: RunTracker(0) for n in self.streams}
         self._art_trk = {n: RunTracker(self._f(1.0)) for n in self.streams if self.streams[n].kind == "emg"}
+        # without EMG: the last frame of sustained tremor, and the frame until which a stretch after it holds
+        # the sleeper awake (see _body_sync)
+        self._last_contracting, self._stretch_wake_until = -(1 << 62), -(1 << 62)
         self._sleep = (
             SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs)) if self._acc_legs else None
         )
@@ -621,9 +624,18 @@ class NightDetector:
         moving = np.nanmax(np.stack([self._get(lg.acc, "gross", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
-            if leg.emg and leg.sustained is not None:
-                share = leg.sustained.mean(self._strong(leg, a, b)[0][np.newaxis].astype(np.float64))[0]
-                contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
+            if leg.sustained is None:
+                continue
+            if leg.emg:
+                strong = self._strong(leg, a, b)[0]
+            elif leg.acc:  # without EMG: tremor held with the limb still, as for an accelerometer-only cramp
+                strong = self._get(leg.acc, "tremor_ratio", a, b) >= self.params.events.acc_cramp_off_ratio
+            else:
+                continue
+            share = leg.sustained.mean(strong[np.newaxis].astype(np.float64))[0]
+            contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
+        if not any(leg.emg for leg in self._legs.values()):
+            contracting = self._stretch_wake(a, contracting, moving)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
         tone = [
@@ -642,6 +654,22 @@ class NightDetector:
             if self._f(lo) <= r.stop - r.start <= self._f(hi):
                 self._moves.append(r)
         return out
+
+    def _stretch_wake(self, a: int, contracting: FloatArray, gross: FloatArray) -> FloatArray:
+        """Without EMG (no muscle tone to show wake): gross movement within ``acc_cramp_followup_s`` of the end
+        of a sustained contraction is the forceful, voluntary stretch that relieves a cramp, and the sleeper
+        counts as awake from the contraction until ``awakening_min_s`` after that stretch began (the
+        accelerometer cannot see the quiet wake that follows)."""
+        ev = self.params.events
+        idx = np.arange(a, a + contracting.size)
+        last = np.maximum.accumulate(np.where(contracting > 0.5, idx, self._last_contracting))
+        last = np.maximum(last, self._last_contracting)
+        stretch = (np.nan_to_num(gross) > 0.5) & (idx - last <= self._f(ev.acc_cramp_followup_s))
+        until = np.maximum.accumulate(np.where(stretch, idx + self._f(ev.awakening_min_s), self._stretch_wake_until))
+        until = np.maximum(until, self._stretch_wake_until)
+        if idx.size:
+            self._last_contracting, self._stretch_wake_until = int(last[-1]), int(until[-1])
+        return np.maximum(contracting, idx < until)
 
     def _upright_fraction(self, r: Run) -> float:
         return max(self._store[lg.acc].fraction("upright", r.start, r.stop) for lg in self._acc_legs if lg.acc)

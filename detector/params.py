@@ -103,7 +103,9 @@ class EventParams:
     wake_moves_per_min: float = 1.0  #: without EMG: small movements per minute typical of lying awake ...
     sleep_moves_per_min: float = 0.4  #: ... and of sleep; a run of movements more likely awake than asleep ...
     wake_moves_llr: float = 2.5  #: ... by this log-likelihood ratio (Poisson CUSUM) is wakeful fidgeting ...
-    wake_moves_periodic_cv: float = 0.5  #: ... unless their intervals are this regular (CV; periodic LMs of sleep)
+    wake_moves_periodic_cv: float = (
+        0.5  #: ... unless their intervals are this regular (robust CV: 1.4826 MAD / median; periodic LMs of sleep)
+    )
     artifact_min_s: float = 0.1  #: unusable stretches shorter than this are not reported
 
 

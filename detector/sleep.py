@@ -13,7 +13,10 @@ that is active for at least ``awakening_min_active`` of its epochs (two turns a 
 restless sleep, not an awakening).
 A strong EMG contraction counts as activity like movement: a cramp of minutes wakes the sleeper even
 while the leg is held still; so does raised muscle tone (the median EMG level over ``tone_window_s``
-above ``wake_tone_ratio`` times rest), since tone is higher awake than asleep.
+above ``wake_tone_ratio`` times rest), since tone is higher awake than asleep. Without EMG, tremor held
+with the limb still (mechanomyography) stands for the contraction, and gross movement soon after it (the
+forceful stretch that relieves a cramp) holds the sleeper awake for ``awakening_min_s`` from its start
+(:meth:`detector.night.NightDetector._stretch_wake`).
 An awakening is reported once the next sleep run is confirmed (5 min after it begins).
 At the start of a recording the sleeper is awake, so the resting EMG level is first learnt from waking tone
 and raised tone cannot show that wake. The first ``tone_settle_s`` are therefore held back: once they have
@@ -24,7 +27,8 @@ Without EMG there is no tone, and lying awake differs from sleep mainly in how o
 movements (any leg moving, movements less than ``bilateral_lm_s`` apart counted once) are scored by a
 Poisson CUSUM of the waking rate ``wake_moves_per_min`` against the sleeping rate ``sleep_moves_per_min``;
 where the score reaches ``wake_moves_llr`` the epochs from where it last rose from zero count as awake,
-unless the movements come at regular intervals (a PLM series, which is a sleep phenomenon). When the
+unless the movements come at regular intervals (a PLM series, which is a sleep phenomenon; the spread of the
+intervals is measured robustly, so that one movement too small to be seen does not hide the rhythm). When the
 fidgeting began less than ``sustained_inactivity_s`` after the start of the night's first sleep run, that
 run was lying still awake, not sleep: sleep onset waits for the next run.
 
@@ -205,10 +209,12 @@ class SleepStage:
             self._onsets = [o for o in self._onsets if t - o <= p.plm_interval_s[1] * fh * self._periodic_ivs]
             self._onsets.append(t)
             self._cusum = max(0.0, self._cusum - drift * (t - last))
+            if self._periodic(t):
+                continue  # a movement of a PLM series is a sleep phenomenon: no evidence of wake
             if self._cusum == 0.0:
                 self._cusum_from = t
             self._cusum = min(self._cusum + jump, p.wake_moves_llr)  # capped: evidence of wake does not bank
-            if self._cusum < p.wake_moves_llr - 1e-9 or self._periodic(t):
+            if self._cusum < p.wake_moves_llr - 1e-9:
                 continue
             out[k // self.epoch_frames] = True
             self._fidget_spans.append((self._cusum_from // self.epoch_frames, t // self.epoch_frames + 1))
@@ -225,7 +231,10 @@ class SleepStage:
         iv = -np.diff(np.asarray(chain, dtype=np.float64))
         if iv.size < self.p.plm_min_count - 1 or iv.min() < self.p.plm_interval_s[0] * fh:
             return False
-        return bool(iv.std() / iv.mean() < self.p.wake_moves_periodic_cv)
+        # a robust spread (1.4826 x the median absolute deviation, over the median): one movement too small
+        # to be seen doubles one interval, which must not hide the series' rhythm
+        med = float(np.median(iv))
+        return bool(1.4826 * float(np.median(np.abs(iv - med))) / med < self.p.wake_moves_periodic_cv)
 
     def _release_held(self) -> None:
         """Judge the held epochs' tone against the lowest resting level reached in them, then go on."""

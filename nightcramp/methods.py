@@ -52,8 +52,11 @@ def methods_paragraph(result: NightResult) -> str:
                 f"; without EMG, small movements counted as wake when a Poisson CUSUM found them more likely at "
                 f"the rate of lying awake ({e.wake_moves_per_min:g} per min) than of sleep "
                 f"({e.sleep_moves_per_min:g} per min) by a log-likelihood ratio of {e.wake_moves_llr:g}, unless "
-                f"their intervals were regular (coefficient of variation below {e.wake_moves_periodic_cv:g}, as in "
-                f"periodic limb movements of sleep)"
+                f"their intervals were regular (robust coefficient of variation, 1.4826 times the median absolute "
+                f"deviation over the median, below {e.wake_moves_periodic_cv:g}, as in periodic limb movements of "
+                f"sleep); tremor held with the limb still counted as wake, like a sustained contraction, and gross "
+                f"movement within {e.acc_cramp_followup_s:g} s of its end (the voluntary stretch that relieves a "
+                f"cramp) held the sleeper awake until {e.awakening_min_s:g} s after it began"
             )
         )
         parts.append(
