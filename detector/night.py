@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -825,6 +826,7 @@ def stream_infos(
 
 
 _OFFLINE_CHUNK_S = 3600.0  # seconds of each stream per push in offline analysis (bounds memory)
+_DONE = object()  # a stream stage has delivered all its pieces
 
 
 def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
@@ -892,25 +894,62 @@ def analyze_streams(
         data.append((info.name, arr))
     det = NightDetector(streams, params)
 
-    def frames_of(item: tuple[str, npt.NDArray[np.floating[Any]]]) -> list[list[EmgFrames | AccFrames]]:
-        name, arr = item
+    def pieces(name: str, arr: npt.NDArray[np.floating[Any]]) -> Iterator[list[EmgFrames | AccFrames]]:
         proc = det._proc[name]
-        out: list[list[EmgFrames | AccFrames]] = []
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
         for a, b in _finite_runs(arr):
             chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
             for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
-                out.append([*proc.push(c, chunk[..., c - a : min(b, c + step) - a])])
-        return out
+                yield [*proc.push(c, chunk[..., c - a : min(b, c + step) - a])]
 
-    # the streams' own stages are independent: run them on all cores, then fuse them piece by piece in
-    # time order, so that the frame stores stay small (fusion gives the same events in any batching)
-    workers = min(len(data), os.cpu_count() or 1)
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
-        per_stream = list(pool.map(frames_of, data))
-    for i in range(max((len(f) for f in per_stream), default=0)):
-        for (name, _), pieces in zip(data, per_stream, strict=True):
-            if i < len(pieces):
-                det._ingest(name, pieces[i])
+    def produce(group: list[int]) -> None:
+        """The stages of a group of streams, an hour of each in turn, into their queues."""
+        gens = {i: pieces(*data[i]) for i in group}
+        try:
+            while gens and not stop.is_set():
+                for i in list(gens):
+                    piece = next(gens[i], None)
+                    if piece is None:
+                        del gens[i]
+                        queues[i].put(_DONE)
+                    else:
+                        queues[i].put(piece)
+        except BaseException as exc:  # handed to the fusing thread, which raises it
+            for i in group:
+                queues[i].put(exc)
+
+    # The streams' own stages run in as many threads as there are cores, each with about equal work, an hour of each
+    # stream at a time, while this thread fuses the hours in time order as soon as every stream has
+    # delivered them: the stages spend most of their time in large numpy and BLAS calls that release the
+    # interpreter lock, so fusing one hour overlaps the stages' work on the next. The order of fusion
+    # is fixed (hour by hour, streams in order), and fusion gives the same events in any batching.
+    workers = max(1, min(len(data), os.cpu_count() or 1))
+    groups: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for i in sorted(range(len(data)), key=lambda i: -data[i][1].size):  # the largest streams first
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += data[i][1].size
+    stop = threading.Event()
+    queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in data]
+    threads = [threading.Thread(target=produce, args=(g,), daemon=True) for g in groups if g]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for t in threads:
+            t.start()
+        try:
+            live = list(range(len(data)))
+            while live:
+                for i in list(live):
+                    piece = queues[i].get()
+                    if piece is _DONE:
+                        live.remove(i)
+                    elif isinstance(piece, BaseException):
+                        raise piece
+                    else:
+                        det._ingest(data[i][0], piece)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
     det.finish(duration_s)
     return det
