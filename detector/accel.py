@@ -60,14 +60,16 @@ class AccProcessor:
     def __init__(self, *, fs: float, params: AccParams, frame_hz: int, tremor: bool = True) -> None:
         self.p, self.frame_hz = params, frame_hz
         self.tremor = tremor  #: measure the tremor band (only legs without EMG use it)
-        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=8)
+        lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
+        self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
+        # rows per sample: x, y, z, x², y², z², and with the tremor band its power and whether it is usable
+        self._rows = 8 if tremor and self._sos is not None else 6
+        self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=self._rows)
         self._next_frame = 0
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
         post = max(1, round(params.posture_window_s * frame_hz))
         # the posture window is usually the motion window: then its means are already at hand
         self._post_win = None if post == self._motion_win.width else CausalWindow(post, n_rows=3)
-        lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
-        self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
         self._settle = max(1, round(params.tremor_settle_s * fs))
         self._zi: FloatArray | None = None  # band-pass state, (sections, 3, 2); None after a gap
         self._since_reset = 0  # samples filtered since the band-pass restarted
@@ -89,20 +91,21 @@ class AccProcessor:
         n = raw.shape[1]
         if n == 0:
             return []
-        rows = np.empty((8, n))  # x, y, z, tremor power, tremor used, x², y², z²
+        rows = np.empty((self._rows, n))  # x, y, z, x², y², z² (, tremor power, tremor used)
         rows[:3] = raw
-        np.multiply(rows[:3], rows[:3], out=rows[5:])
-        self._tremor(start, rows[:3], rows[3], rows[4])
+        np.multiply(rows[:3], rows[:3], out=rows[3:6])
+        if self._rows == 8:
+            self._tremor(start, rows[:3], rows[6], rows[7])
         block = self._cutter.push(start, rows)
         if block is None:
             return []
         out = []
         if block.first > self._next_frame:
             out.append(self._frames(self._next_frame, block.first, None))
-        sums = np.empty((8, block.upto - block.first))
+        sums = np.zeros((8, block.upto - block.first))  # x, y, z, x², y², z², tremor power, tremor used
         counts = np.empty(block.upto - block.first)
         for length, frame_rows, starts in block.groups:
-            sums[:, frame_rows] = frame_sums(block.data, length, starts)
+            sums[: self._rows, frame_rows] = frame_sums(block.data, length, starts)
             counts[frame_rows] = length
         out.append(self._frames(block.first, block.upto, (sums, counts)))
         return out
@@ -131,7 +134,7 @@ class AccProcessor:
         self._next_sample = start + n
 
     def _frames(self, first: int, upto: int, feats: tuple[FloatArray, FloatArray] | None) -> AccFrames:
-        """Frames ``first .. upto`` from their sums (x, y, z, tremor power, tremor samples, x², y², z²) and
+        """Frames ``first .. upto`` from their sums (x, y, z, x², y², z², tremor power, tremor samples) and
         sample counts; ``None`` for frames lost in a gap."""
         p = self.p
         self._next_frame = upto
@@ -142,7 +145,7 @@ class AccProcessor:
             sums, cnt = feats
         valid = np.isfinite(sums[0])
         mean = sums[:3] / cnt
-        var = np.maximum(sums[5:8] / cnt - mean * mean, 0.0)
+        var = np.maximum(sums[3:6] / cnt - mean * mean, 0.0)
         in_sd = np.sqrt(var.sum(axis=0))
         mu, mu2 = np.split(self._motion_win.mean(np.concatenate((mean, mean * mean))), 2)
         slow_sd = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0).sum(axis=0))
@@ -151,7 +154,7 @@ class AccProcessor:
         norm = np.sqrt((grav * grav).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             elev = np.degrees(np.arcsin(np.clip(grav[0] / norm, -1.0, 1.0)))
-            tremor_ms = np.where(valid & (sums[4] > 0), sums[3] / (3.0 * sums[4]), np.nan)
+            tremor_ms = np.where(valid & (sums[7] > 0), sums[6] / (3.0 * sums[7]), np.nan)
         ok = valid & np.isfinite(elev)
         moving = ok & (motion > p.motion_g)
         still = ok & (slow_sd < p.still_g)
