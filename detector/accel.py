@@ -4,7 +4,9 @@ The band sits on the calf with its x axis along the shank (towards the knee), y 
 A still accelerometer reads the "up" direction in g, so:
 
 - **posture**: the shank's elevation ``asin(gx / |g|)`` from gravity averaged over ``posture_window_s``;
-  above ``vertical_deg`` the shank is upright (standing, walking, sitting with feet down);
+  above ``vertical_deg`` either way the shank is upright (standing, walking, sitting with feet down; a band
+  worn with its x axis towards the foot reads a negative elevation). :func:`shank_axis` finds the long axis
+  of a recording whose band was worn otherwise;
 - **movement**: the SD of the frame means over ``motion_window_s`` (slow limb motion) plus the in-frame SD
   (vibration, steps, impacts), both vector norms in g; above ``motion_g`` the leg moves, above
   ``gross_motion_g`` it moves grossly (tossing, stretching, walking rather than a twitch of the foot).
@@ -23,6 +25,7 @@ Every step is causal and carried between chunks (identical frames whatever the c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,9 +176,47 @@ class AccProcessor:
             elevation_deg=elev,
             moving=moving,
             gross=ok & (motion > p.gross_motion_g),
-            upright=ok & (elev > p.vertical_deg),
+            upright=ok & (np.abs(elev) > p.vertical_deg),
             valid=valid,
             still=still,
             tremor_g=tremor,
             tremor_ratio=ratio,
         )
+
+
+def shank_axis(
+    xyz: npt.ArrayLike,
+    fs: float,
+    *,
+    quantile: float = 80.0,
+    across: float = 0.6,
+    along: float = 0.4,
+    min_minutes: int = 10,
+) -> int | None:
+    """Which axis of a whole night's acceleration ``(3, n)`` in g lies along the shank, when it is not x.
+
+    A night is spent mostly lying, with the shank about horizontal: gravity then has little component
+    along the shank's long axis, whichever way the sleeper lies, while the axes across the shank take
+    gravity in turn as the sleeper rolls. So per axis, over the night's still minutes (mean acceleration
+    0.7-1.3 g), the ``quantile``-th percentile of ``|g_axis| / |g|`` is small for the long axis. When it is
+    above ``across`` for x (x took gravity in more than a fifth of the night: across the shank) and below
+    ``along`` for another axis, that axis is the long one. Returns ``None`` when x may lie along the shank,
+    when no axis clearly does, or with fewer than ``min_minutes`` still minutes.
+    """
+    a = np.asarray(xyz, dtype=np.float64)
+    per = max(1, round(60.0 * fs))
+    if a.ndim != 2 or a.shape[0] != 3 or a.shape[1] // per < min_minutes:
+        return None
+    n = a.shape[1] // per
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # minutes with no data at all
+        g = np.nanmean(a[:, : n * per].reshape(3, n, per), axis=2)
+    norm = np.sqrt((g * g).sum(axis=0))
+    still = np.isfinite(norm) & (norm > 0.7) & (norm < 1.3)
+    if still.sum() < min_minutes:
+        return None
+    q = np.percentile(np.abs(g[:, still]) / norm[still], quantile, axis=1)
+    if q[0] <= across:
+        return None
+    best = 1 + int(np.argmin(q[1:]))
+    return best if q[best] < along else None

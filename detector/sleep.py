@@ -32,7 +32,7 @@ intervals is measured robustly, so that one movement too small to be seen does n
 fidgeting began less than ``sustained_inactivity_s`` after the start of the night's first sleep run, that
 run was lying still awake, not sleep: sleep onset waits for the next run.
 
-**Out of bed**: a shank upright (elevation above ``vertical_deg``) on any leg for at least
+**Out of bed**: a shank upright (elevation above ``vertical_deg``, either way) on any leg for at least
 ``out_of_bed_min_s``, joining stretches closer than ``out_of_bed_merge_s``.
 """
 

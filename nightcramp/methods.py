@@ -60,8 +60,9 @@ def methods_paragraph(result: NightResult) -> str:
             )
         )
         parts.append(
-            f"The accelerometer gave posture (shank elevation above {a.vertical_deg:g} degrees = upright; out of bed "
-            f"when upright for at least {e.out_of_bed_min_s:g} s) and movement (above {a.motion_g:g} g). Sleep was "
+            f"The accelerometer gave posture (shank elevation above {a.vertical_deg:g} degrees either way = "
+            f"upright; out of bed when upright for at least {e.out_of_bed_min_s:g} s) and movement (above "
+            f"{a.motion_g:g} g). Sleep was "
             f"sustained inactivity (no orientation change above {e.angle_change_deg:g} degrees between "
             f"{e.epoch_s:g}-s epochs for at least {e.sustained_inactivity_s / 60:g} min, after van Hees et al. "
             f"2015){tone}; wake bouts of at least {e.awakening_min_s:g} s between sleep onset and final wake were "

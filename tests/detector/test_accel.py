@@ -83,3 +83,19 @@ def test_a_gap_restarts_the_band_filter() -> None:
     before, after = tremor[20:200], tremor[410:600]
     assert np.isfinite(after).all()
     assert np.median(after) == pytest.approx(np.median(before), rel=0.2) and after.max() < 2 * before.max()
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_shank_axis_finds_the_long_axis_however_the_band_was_worn_and_never_moves_x(seed: int) -> None:
+    from detector.accel import shank_axis
+    from detector.simulate import NightConfig, simulate_night
+
+    cfg = NightConfig(duration_s=3 * 3600.0, emg_fs_hz=None, acc_fs_hz=25.0, n_cramps=1, position_change_rate_per_h=4.0)
+    night = simulate_night(cfg, rng=np.random.default_rng(seed))
+    for acc in night.acc.values():  # the simulator's bands: x along the shank
+        assert shank_axis(acc, 25.0) is None
+        assert shank_axis(-acc, 25.0) is None  # worn the other way round: still x (|elevation| is used)
+        assert shank_axis(acc[[1, 0, 2]], 25.0) == 1
+        assert shank_axis(acc[[2, 1, 0]], 25.0) == 2
+        assert shank_axis(-acc[[1, 2, 0]], 25.0) == 2
+    assert shank_axis(np.zeros((3, 25 * 60 * 5)), 25.0) is None  # too short, and no gravity

@@ -191,6 +191,37 @@ def test_cramp_analyze_and_replay_read_an_edf_night(tmp_path: Path, proof_night:
     assert "possible cramp" in p.stdout
 
 
+def test_a_band_worn_another_way_round_is_turned_to_its_shank_axis(tmp_path: Path, acc_night: SimulatedNight) -> None:
+    """The same accelerometer-only night written with its axes permuted and one flipped: the reader takes
+    the axis along the shank as the first, says so, and finds the same events; a --channel mapping wins."""
+    from firmware_bridge.formats import read_recording
+
+    def events(path: Path, mapping: dict[str, ChannelRole] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+        rec = read_recording(path, mapping)
+        res = analyze_recording(rec)
+        kinds = ("cramp", "out_of_bed", "awakening")
+        return [(e.kind, round(e.start_s)) for e in res.events if e.kind in kinds], rec.warnings
+
+    # the sleeper lies on one side: the lateral axis, written first, takes gravity most of the night
+    worn = {leg: a[[1, 0, 2]] * np.array([[1.0], [-1.0], [1.0]]) for leg, a in acc_night.acc.items()}
+    plain = write_edfio(tmp_path / "plain.edf", channels({}, acc_night.acc), [50.0] * 6)
+    turned = write_edfio(tmp_path / "turned.edf", channels({}, worn), [50.0] * 6)
+    want, notes = events(plain)
+    assert not any("long axis" in n for n in notes)
+    assert [k for k, _ in want].count("cramp") == 2 and ("out_of_bed" in [k for k, _ in want])
+    got, notes = events(turned)
+    assert got == want
+    assert [n for n in notes if "long axis" in n] == [
+        f"{turned}: the first axis of acc:{leg} took gravity for much of the night, so it lay across the shank; "
+        f"channel Acc {leg[0].upper()} Y is taken as the shank's long axis (posture, out of bed)"
+        for leg in sorted(acc_night.acc)
+    ]
+    mapping = {f"Acc L {a}": ChannelRole("acc", "left", a.lower()) for a in "XYZ"}
+    got, notes = events(turned, mapping)
+    assert [n for n in notes if "long axis" in n and "acc:left" in n] == []  # the user said which axis is x
+    assert any("acc:right" in n for n in notes)
+
+
 def test_cli_refuses_bad_recordings_in_one_sentence(
     tmp_path: Path, proof_night: SimulatedNight, capsys: pytest.CaptureFixture[str]
 ) -> None:
