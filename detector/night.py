@@ -14,7 +14,9 @@ every stream has reached a frame (the *watermark*), the frame-synchronous stage 
   activations of 0.5-10 s are **leg movements**, from which **PLM series** are built (:mod:`detector.plm`);
 - per stream: unusable stretches (**artifact**) and missing data (**signal_gap**);
 - body level from the accelerometers: sleep and wake, **awakenings** and **out of bed**
-  (:mod:`detector.sleep`), and **large movements** (3-45 s of motion within sleep).
+  (:mod:`detector.sleep`), and **large movements** (3-45 s of motion within sleep); without an
+  accelerometer, sleep, wake and awakenings come from the EMG alone: limb motion from its low-frequency
+  motion artifact, plus sustained contraction and muscle tone.
 
 A cramp is final once it is known whether an awakening followed; a provisional notice is given as soon as
 a contraction has been sustained for ``cramp_min_s``.
@@ -158,9 +160,7 @@ class NightDetector:
         # without EMG: the last frame of sustained tremor, and the frame until which a stretch after it holds
         # the sleeper awake (see _body_sync)
         self._last_contracting, self._stretch_wake_until = -(1 << 62), -(1 << 62)
-        self._sleep = (
-            SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs)) if self._acc_legs else None
-        )
+        self._sleep = SleepStage(params=p.events, frame_hz=self.fh, n_legs=len(self._acc_legs)) if self._legs else None
         self._oob = out_of_bed_tracker(p.events, self.fh)
         self._move = RunTracker(self._f(p.events.large_movement_merge_s))
         self._moves: list[Run] = []
@@ -269,7 +269,7 @@ class NightDetector:
         return {n: v / self.fh for n, v in self._valid_frames.items()}
 
     def sleep_info(self) -> SleepInfo | None:
-        """Sleep onset, final wake and wake bouts (None without an accelerometer)."""
+        """Sleep onset, final wake and wake bouts (from the accelerometers, or without one from the EMG)."""
         if self._sleep is None:
             return None
         st = self._sleep.state
@@ -373,6 +373,8 @@ class NightDetector:
         self._release_tremor(b)
         if self._acc_legs:
             out += self._body_sync(a, b)
+        elif self._sleep is not None:
+            self._emg_body_sync(a, b)
         return out
 
     def _get(self, name: str, track: str, a: int, b: int) -> FloatArray:
@@ -655,6 +657,25 @@ class NightDetector:
             if self._f(lo) <= r.stop - r.start <= self._f(hi):
                 self._moves.append(r)
         return out
+
+    def _emg_body_sync(self, a: int, b: int) -> None:
+        """Sleep and wake from EMG alone (no accelerometer): limb motion from the EMG's low-frequency motion
+        artifact, sustained contraction and muscle tone."""
+        assert self._sleep is not None
+        n = b - a
+        moving = np.zeros(n)
+        contracting = np.zeros(n)
+        tone = []
+        for leg in self._legs.values():
+            if not leg.emg:
+                continue
+            strong, mv = self._strong(leg, a, b)
+            moving = np.maximum(moving, mv)
+            if leg.sustained is not None:
+                share = leg.sustained.mean(strong[np.newaxis].astype(np.float64))[0]
+                contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
+            tone.append(np.stack((self._get(leg.emg, "frame_ratio", a, b), self._get(leg.emg, "baseline", a, b))))
+        self._sleep.push(a, np.zeros((0, 3, n)), moving, np.zeros(n), contracting, np.stack(tone), moving)
 
     def _stretch_wake(self, a: int, contracting: FloatArray, gross: FloatArray) -> FloatArray:
         """Without EMG (no muscle tone to show wake): gross movement within ``acc_cramp_followup_s`` of the end

@@ -156,7 +156,7 @@ class SleepStage:
         with np.errstate(invalid="ignore", divide="ignore"):
             cos = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
             angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))  # (legs, ep)
-        turned = np.nan_to_num(angle, nan=0.0).max(axis=0) > self.p.angle_change_deg
+        turned = np.nan_to_num(angle, nan=0.0).max(axis=0, initial=0.0) > self.p.angle_change_deg
         mvw = mv[:cut].reshape(n_ep, self.epoch_frames)
         upw = up[:cut].reshape(n_ep, self.epoch_frames)
         moved = np.nan_to_num(mvw).mean(axis=1) > self.p.epoch_motion_fraction

@@ -36,9 +36,10 @@ def summarize(
     duration_s : float
         Recording length.
     sleep : SleepInfo or None
-        None when no accelerometer was worn (sleep measures are then null, and so are the counts of
-        awakenings, getting up and large movements; without EMG the leg-movement and PLM counts are null:
-        not measured, rather than none).
+        None when there was no sleep/wake stage (sleep measures are then null). Sleep and awakenings come
+        from the accelerometers, or without one from the EMG; getting up and large movements only from an
+        accelerometer (their counts are null without one), and leg movements and PLMs only from EMG (null
+        without it): not measured, rather than none.
     streams : mapping of str to float
         Seconds of usable signal per stream name.
     """
@@ -61,7 +62,7 @@ def summarize(
             "missing_s": round(sum(e.duration_s for e in mine if e.kind == "signal_gap"), 1),
         }
     emg = any(name.startswith("emg:") for name in streams)  # leg movements come from EMG ...
-    acc = any(name.startswith("acc:") for name in streams)  # ... sleep, getting up and tossing from acceleration
+    acc = any(name.startswith("acc:") for name in streams)  # ... getting up and tossing from acceleration
     return {
         "duration_s": round(duration_s, 3),
         "cramp_count": len(cramps),
@@ -70,13 +71,15 @@ def summarize(
         "cramp_total_s": round(float(dur.sum()), 1) if dur.size else 0.0,
         "cramp_longest_s": round(float(dur.max()), 1) if dur.size else None,
         "cramp_median_s": round(float(np.median(dur)), 1) if dur.size else None,
-        "cramps_followed_by_awakening": sum(1 for c in cramps if c.fields.get("awakening") is True) if acc else None,
+        "cramps_followed_by_awakening": (
+            sum(1 for c in cramps if c.fields.get("awakening") is True) if sleep is not None else None
+        ),
         "sleep_onset_s": _r(onset),
         "final_wake_s": _r(final),
         "sleep_period_s": _r(period),
         "total_sleep_s": _r(tst),
         "waso_s": _r(waso),
-        "awakening_count": sum(1 for e in events if e.kind == "awakening") if acc else None,
+        "awakening_count": sum(1 for e in events if e.kind == "awakening") if sleep is not None else None,
         "out_of_bed_count": sum(1 for e in events if e.kind == "out_of_bed") if acc else None,
         "lm_count": sum(1 for e in events if e.kind == "limb_movement") if emg else None,
         "plm_count": plm_count if emg else None,

@@ -143,7 +143,7 @@ def evaluate(
             rows.append(row)
             if progress:
                 progress(i, len(tasks))
-    keys = ("cramp_emg", "cramp_acc", "awakening", "awakening_acc", "limb_movement")
+    keys = ("cramp_emg", "cramp_acc", "awakening", "awakening_emg", "awakening_acc", "limb_movement")
     pooled: dict[str, Score] = {k: Score() for k in keys}
     free_fp = 0
     for r in rows:
@@ -154,8 +154,9 @@ def evaluate(
             pooled["cramp_acc"].add(s["cramp"])
         else:
             free_fp += s["cramp"].fp
-        if r["acc"]:
-            pooled["awakening" if r["emg"] else "awakening_acc"].add(s["awakening"])
+        pooled["awakening" if r["emg"] and r["acc"] else "awakening_acc" if r["acc"] else "awakening_emg"].add(
+            s["awakening"]
+        )
         if r["emg"]:
             pooled["limb_movement"].add(s["limb_movement"])
     return {"rows": rows, "pooled": pooled, "cramps_on_cramp_free_nights": free_fp, "seed_base": seed_base}
@@ -168,10 +169,11 @@ def format_table(result: dict[str, Any]) -> str:
         "cramp_emg": ("cramps, nights with EMG", "emg"),
         "cramp_acc": ("cramps, accelerometer only", "acc"),
         "awakening": ("awakenings, EMG + accelerometer", "emg+acc"),
+        "awakening_emg": ("awakenings, EMG only", "emg only"),
         "awakening_acc": ("awakenings, accelerometer only", "acc only"),
         "limb_movement": ("leg movements (EMG worn)", "emg worn"),
     }
-    kinds = {"emg+acc": (True, True), "acc only": (False, True), "emg worn": (True, None)}
+    kinds = {"emg+acc": (True, True), "emg only": (True, False), "acc only": (False, True), "emg worn": (True, None)}
     for key, (label, group) in labels.items():
         s = p[key]
         if group in kinds:

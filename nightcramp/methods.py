@@ -70,6 +70,17 @@ def methods_paragraph(result: NightResult) -> str:
             f"{e.cramp_awakening_s:g} s of its end. Large movements were {e.large_movement_s[0]:g}-"
             f"{e.large_movement_s[1]:g} s of motion within sleep."
         )
+    elif emg_streams:
+        parts.append(
+            f"Without an accelerometer, sleep and wake came from the EMG alone: limb movement was the EMG's "
+            f"low-frequency motion artifact (above {m.motion_uv:g} µV), and sleep was sustained inactivity (no "
+            f"such movement, no sustained contraction and no raised tone, the median over {e.tone_window_s:g} s "
+            f"above {e.wake_tone_ratio:g} times rest, in {e.epoch_s:g}-s epochs for at least "
+            f"{e.sustained_inactivity_s / 60:g} min); wake bouts of at least {e.awakening_min_s:g} s between sleep "
+            f"onset and final wake, with at least {e.wake_tone_min_s:g} s of raised tone, were awakenings, and a "
+            f"cramp counted as followed by an awakening when one began within {e.cramp_awakening_s:g} s of its "
+            f"end. Getting up and large movements need an accelerometer and were not measured."
+        )
     emg_legs = {s.leg for s in emg_streams}
     if any(s.leg not in emg_legs for s in acc_streams):
         parts.append(

@@ -86,14 +86,17 @@ def format_summary(night: Mapping[str, Any]) -> str:
             f"asleep {duration(s['total_sleep_s'])} of {duration(s['sleep_period_s'])} "
             f"(awake after onset {duration(s['waso_s'])})"
         )
-    elif any(st["kind"] == "acc" for st in src["streams"]):
+    elif s["awakening_count"] is not None:
         lines.append("Sleep: no sustained sleep found")
     else:
-        lines.append("Sleep: not measured (no accelerometer)")
+        lines.append("Sleep: not measured")
+    if not any(st["kind"] == "acc" for st in src["streams"]) and s["awakening_count"] is not None:
+        lines[-1] += " (from the EMG alone: no accelerometer)"
+    out_of_bed = s["out_of_bed_count"] if s["out_of_bed_count"] is not None else "not measured (no accelerometer)"
     body = (
-        f"Awakenings: {s['awakening_count']}   out of bed: {s['out_of_bed_count']}   "
+        f"Awakenings: {s['awakening_count']}   out of bed: {out_of_bed}   "
         if s["awakening_count"] is not None
-        else "Awakenings, out of bed: not measured (no accelerometer)   "
+        else "Awakenings, out of bed: not measured   "
     )
     legs = (
         f"leg movements: {s['lm_count']}   PLMs: {s['plm_count']} (index {s['plms_index']}/h)"

@@ -151,7 +151,8 @@ def test_a_gzipped_polar_export_is_analysed_with_the_leg_given(tmp_path: Path) -
 
 
 def test_what_a_band_cannot_measure_is_not_reported_as_none(tmp_path: Path) -> None:
-    """Without EMG no leg movement can be seen, without an accelerometer no awakening: null, not 0."""
+    """Without EMG no leg movement can be seen, without an accelerometer no getting up: null, not 0. Sleep
+    and awakenings come from the accelerometer, or without one from the EMG."""
     for name, emg_fs, acc_fs in (("acc", "none", "50"), ("emg", "500", "none")):
         rec = tmp_path / f"{name}.ncr"
         p = run("simulate", str(rec), "--hours", "0.3", "--emg-fs", emg_fs, "--acc-fs", acc_fs, "--cramps", "0")
@@ -166,7 +167,9 @@ def test_what_a_band_cannot_measure_is_not_reported_as_none(tmp_path: Path) -> N
             assert s["lm_count"] is None and s["plm_count"] is None and s["awakening_count"] is not None
             assert "leg movements: not measured (no EMG)" in p.stdout and "not measured (no EMG)" in page
         else:
-            assert s["awakening_count"] is None and s["cramps_followed_by_awakening"] is None
-            assert s["lm_count"] is not None
-            assert "Awakenings, out of bed: not measured (no accelerometer)" in p.stdout
+            assert s["out_of_bed_count"] is None and s["large_movement_count"] is None
+            assert s["awakening_count"] is not None and s["cramps_followed_by_awakening"] == 0
+            assert s["lm_count"] is not None and s["sleep_onset_s"] is not None
+            assert "out of bed: not measured (no accelerometer)" in p.stdout
+            assert "(from the EMG alone: no accelerometer)" in p.stdout
             assert "not measured (no accelerometer)" in page
