@@ -106,7 +106,10 @@ def render_report(night: Mapping[str, Any]) -> str:
         '<section aria-labelledby="h-headline"><h2 id="h-headline">Headline</h2><div class="headline">',
     ]
     for key, num, label in cards:
-        shown = "-" if num is None else duration(num) if key.endswith("_s") else num  # "-": not measured
+        if num is None:  # a count the recording cannot give, or no value (no cramp, no sleep found)
+            shown: str | int | float = "not measured" if key in _NOT_MEASURED_IF_NULL else "-"
+        else:
+            shown = duration(num) if key.endswith("_s") else num
         parts.append(
             f'<div class="card"><div class="num" data-json="summary.{key}">{esc(shown)}</div>'
             f'<div class="lbl">{esc(label)}</div></div>'
@@ -241,6 +244,9 @@ def _timeline(night: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+_NOT_MEASURED_IF_NULL = {"awakening_count", "out_of_bed_count", "cramps_followed_by_awakening"}
+
+
 def _hour_table(night: Mapping[str, Any]) -> str:
     """The timeline's numbers, hour by hour."""
     src = night["source"]
@@ -258,13 +264,23 @@ def _hour_table(night: Mapping[str, Any]) -> str:
             cols.append((f"movement {side} (mg, mean)", kinds["acc"], "movement_mg"))
             cols.append((f"upright {side} (min)", kinds["acc"], "upright_share"))
     counted = ("cramp", "awakening", "limb_movement", "out_of_bed")
+    summ = night["summary"]  # "-" where the recording cannot show a kind (as in the summary: not measured)
+    measured = {
+        "cramp": True,
+        "awakening": summ["awakening_count"] is not None,
+        "limb_movement": summ["lm_count"] is not None,
+        "out_of_bed": summ["out_of_bed_count"] is not None,
+    }
     head = "".join(f"<th>{esc(h)}</th>" for h in ["hour from", "cramps", "awakenings", "leg movements", "out of bed"])
     head += "".join(f"<th>{esc(h)}</th>" for h, _, _ in cols)
     body = []
     per_hour = max(1, round(3600 / minute))
     for h in range(max(1, math.ceil(total / 3600))):
         t0, t1 = h * 3600.0, min((h + 1) * 3600.0, total)
-        counts = [sum(1 for e in night["events"] if e["kind"] == k and t0 <= e["start_s"] < t1) for k in counted]
+        counts: list[int | str] = [
+            sum(1 for e in night["events"] if e["kind"] == k and t0 <= e["start_s"] < t1) if measured[k] else "-"
+            for k in counted
+        ]
         cells = [f"<td>{esc(clock(t0, start)[:5])}</td>", *(f'<td class="n">{c}</td>' for c in counts)]
         for _, name, field in cols:
             vals = [v for v in tracks[name][field][h * per_hour : (h + 1) * per_hour] if v is not None]

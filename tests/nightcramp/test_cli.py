@@ -173,3 +173,4 @@ def test_what_a_band_cannot_measure_is_not_reported_as_none(tmp_path: Path) -> N
             assert "out of bed: not measured (no accelerometer)" in p.stdout
             assert "(from the EMG alone: no accelerometer)" in p.stdout
             assert "not measured (no accelerometer)" in page
+            assert '<div class="num" data-json="summary.out_of_bed_count">not measured</div>' in page
