@@ -203,14 +203,14 @@ def shank_axis(
     ``along`` for another axis, that axis is the long one. Returns ``None`` when x may lie along the shank,
     when no axis clearly does, or with fewer than ``min_minutes`` still minutes.
     """
-    a = np.asarray(xyz, dtype=np.float64)
+    a = np.asarray(xyz)
     per = max(1, round(60.0 * fs))
     if a.ndim != 2 or a.shape[0] != 3 or a.shape[1] // per < min_minutes:
         return None
     n = a.shape[1] // per
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # minutes with no data at all
-        g = np.nanmean(a[:, : n * per].reshape(3, n, per), axis=2)
+        g = np.asarray(np.nanmean(a[:, : n * per].reshape(3, n, per), axis=2, dtype=np.float64))
     norm = np.sqrt((g * g).sum(axis=0))
     still = np.isfinite(norm) & (norm > 0.7) & (norm < 1.3)
     if still.sum() < min_minutes:

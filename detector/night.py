@@ -625,6 +625,26 @@ class NightDetector:
             [np.stack([self._get(lg.acc, ax, a, b) for ax in ("gx", "gy", "gz")]) for lg in self._acc_legs if lg.acc]
         )
         moving = np.nanmax(np.stack([self._get(lg.acc, "gross", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        contracting, tone = self._muscle(a, b)
+        if tone is None:
+            contracting = self._stretch_wake(a, contracting, moving)
+        upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        assert self._sleep is not None
+        small = np.nanmax(np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        self._sleep.push(a, grav, moving, upright, contracting, tone, small)
+        out: list[Event] = []
+        for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
+            if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
+                out.append(Event("out_of_bed", r.start / self.fh, r.stop / self.fh, None))
+        for r in self._move.push(np.nan_to_num(moving) > 0.5, a):
+            lo, hi = self.params.events.large_movement_s
+            if self._f(lo) <= r.stop - r.start <= self._f(hi):
+                self._moves.append(r)
+        return out
+
+    def _muscle(self, a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+        """Frames ``a .. b`` of sustained contraction on any leg (0/1), and per EMG leg its frame level over
+        rest and its resting level, ``(n_emg_legs, 2, n)`` (None without EMG), for the sleep stage."""
         contracting = np.zeros(b - a)
         for leg in self._legs.values():
             if leg.sustained is None:
@@ -637,26 +657,12 @@ class NightDetector:
                 continue
             share = leg.sustained.mean(strong[np.newaxis].astype(np.float64))[0]
             contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
-        if not any(leg.emg for leg in self._legs.values()):
-            contracting = self._stretch_wake(a, contracting, moving)
-        upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
-        assert self._sleep is not None
         tone = [
             np.stack((self._get(leg.emg, "frame_ratio", a, b), self._get(leg.emg, "baseline", a, b)))
             for leg in self._legs.values()
             if leg.emg
         ]
-        small = np.nanmax(np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
-        self._sleep.push(a, grav, moving, upright, contracting, np.stack(tone) if tone else None, small)
-        out: list[Event] = []
-        for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
-            if r.stop - r.start >= self._f(self.params.events.out_of_bed_min_s):
-                out.append(Event("out_of_bed", r.start / self.fh, r.stop / self.fh, None))
-        for r in self._move.push(np.nan_to_num(moving) > 0.5, a):
-            lo, hi = self.params.events.large_movement_s
-            if self._f(lo) <= r.stop - r.start <= self._f(hi):
-                self._moves.append(r)
-        return out
+        return contracting, (np.stack(tone) if tone else None)
 
     def _emg_body_sync(self, a: int, b: int) -> None:
         """Sleep and wake from EMG alone (no accelerometer): limb motion from the EMG's low-frequency motion
@@ -664,18 +670,11 @@ class NightDetector:
         assert self._sleep is not None
         n = b - a
         moving = np.zeros(n)
-        contracting = np.zeros(n)
-        tone = []
         for leg in self._legs.values():
-            if not leg.emg:
-                continue
-            strong, mv = self._strong(leg, a, b)
-            moving = np.maximum(moving, mv)
-            if leg.sustained is not None:
-                share = leg.sustained.mean(strong[np.newaxis].astype(np.float64))[0]
-                contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
-            tone.append(np.stack((self._get(leg.emg, "frame_ratio", a, b), self._get(leg.emg, "baseline", a, b))))
-        self._sleep.push(a, np.zeros((0, 3, n)), moving, np.zeros(n), contracting, np.stack(tone), moving)
+            if leg.emg:
+                moving = np.maximum(moving, self._moving(leg, a, b))
+        contracting, tone = self._muscle(a, b)
+        self._sleep.push(a, np.zeros((0, 3, n)), moving, np.zeros(n), contracting, tone, moving)
 
     def _stretch_wake(self, a: int, contracting: FloatArray, gross: FloatArray) -> FloatArray:
         """Without EMG (no muscle tone to show wake): gross movement within ``acc_cramp_followup_s`` of the end

@@ -593,6 +593,26 @@ def journal_duration(journal: Journal) -> float:
     return (journal.last_t_ns or 0) / 1e9
 
 
+def close_after(
+    window: QtWidgets.QWidget,
+    duration_s: float | None,
+    screenshot: Path | None,
+    before: Callable[[], None] | None = None,
+) -> None:
+    """With ``duration_s``, close ``window`` that many seconds from now, first calling ``before`` and saving
+    the window to ``screenshot`` (a PNG) if one is given."""
+
+    def finish() -> None:
+        if before is not None:
+            before()
+        if screenshot is not None:
+            window.grab().save(str(screenshot))
+        window.close()
+
+    if duration_s is not None:
+        QtCore.QTimer.singleShot(int(duration_s * 1000), finish)
+
+
 def run_window(
     streams: list[StreamInfo],
     work: Callable[[Feed], Any],
@@ -612,14 +632,7 @@ def run_window(
     result: list[Any] = [None]
     worker = threading.Thread(target=lambda: result.__setitem__(0, work(feed)), name="night", daemon=True)
 
-    def finish() -> None:
-        window.tick()
-        if screenshot is not None:
-            window.grab().save(str(screenshot))
-        window.close()
-
-    if duration_s is not None:
-        QtCore.QTimer.singleShot(int(duration_s * 1000), finish)
+    close_after(window, duration_s, screenshot, before=window.tick)
     window.show()
     worker.start()
     app.exec()

@@ -25,6 +25,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from firmware_bridge.formats import Recording
+from nightcramp.live import close_after
 from nightcramp.sidecar import TAGS, Sidecar, SidecarError
 from nightcramp.text import clock, duration
 from nightcramp.waveform import Pyramid, WaveformItem
@@ -488,13 +489,7 @@ def run_review(
     window = ReviewWindow(rec, events, sidecar, start=start)
     window.resize(*size)
 
-    def finish() -> None:
-        if screenshot is not None:
-            window.grab().save(str(screenshot))
-        window.close()
-
-    if duration_s is not None:
-        QtCore.QTimer.singleShot(int(duration_s * 1000), finish)
+    close_after(window, duration_s, screenshot)
     window.show()
     app.exec()
     return window
