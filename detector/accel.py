@@ -118,12 +118,10 @@ class AccProcessor:
         return [self._frames(self._next_frame, upto, None)] if upto > self._next_frame else []
 
     def _tremor(self, start: int, xyz: FloatArray, power: FloatArray, used: FloatArray) -> None:
-        """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling)."""
+        """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling).
+        Only called when the band is used (eight rows per sample)."""
+        assert self._sos is not None
         n = xyz.shape[1]
-        if self._sos is None or not self.tremor:
-            power[:] = 0.0
-            used[:] = 0.0
-            return
         if self._zi is None or start != self._next_sample:  # first chunk or after a gap: restart the filter
             self._zi = signal.sosfilt_zi(self._sos)[:, np.newaxis, :] * xyz[:, 0][np.newaxis, :, np.newaxis]
             self._since_reset = 0
