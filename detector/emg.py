@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
+from threadpoolctl import ThreadpoolController
 
 from detector.baseline import RestingLevel
 from detector.params import EmgParams
@@ -53,7 +54,7 @@ BoolArray = npt.NDArray[np.bool_]
 #: reason codes of frames (0 = usable)
 OK, GAP, CLIPPING, LEAD_OFF, MAINS = 0, 1, 3, 4, 5
 REASONS = {GAP: "gap", CLIPPING: "clipping", LEAD_OFF: "lead_off", MAINS: "mains"}
-_BLOCK_FRAMES = 6000  # frames handled at once (bounds temporary memory)
+_BLOCK_FRAMES = 5760  # frames handled at once (bounds temporary memory; 12 product blocks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,22 +162,46 @@ def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], m
     return out
 
 
-_WEIGHT_ROWS = 512  #: rows per matrix product with the (few-column) Parseval weights
+_ROWS = 480  #: rows of every matrix product: a multiple of the row tiles BLAS kernels use (4 to 32, 48, 96, 160)
 
 
-def _product_in_fixed_blocks(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``a @ b`` computed ``_WEIGHT_ROWS`` rows at a time (the last block zero-padded).
+@functools.cache
+def _one_blas_thread() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
 
-    With only a few columns, BLAS picks its kernel by the number of rows, and different kernels round
-    differently; a fixed block size keeps every frame's result the same however frames are chunked."""
+
+def aligned_product(
+    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """``a @ b`` where row ``i`` of ``a`` is frame ``ids[i]`` (increasing), bit for bit the same however the
+    frames are chunked.
+
+    An optimised BLAS computes a row of a product differently by where it falls in the kernel's tiles and
+    by how the rows are shared between threads, so the same frame pushed at another place of another
+    chunk can round differently. Here every frame is computed in a product of exactly ``_ROWS`` rows
+    holding frames ``k _ROWS .. (k + 1) _ROWS`` (block ``k``), at row ``ids % _ROWS``, on one BLAS
+    thread: the same call with the same row in the same place, offline or live.
+    """
     n = a.shape[0]
-    pad = -n % _WEIGHT_ROWS
-    if pad:
-        a = np.concatenate((a, np.zeros((pad, a.shape[1]), dtype=a.dtype)))
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    for lo in range(0, a.shape[0], _WEIGHT_ROWS):
-        np.matmul(a[lo : lo + _WEIGHT_ROWS], b, out=out[lo : lo + _WEIGHT_ROWS])
-    return out[:n]
+    out = np.empty((n, b.shape[1]), dtype=np.float32)
+    if n == 0:
+        return out
+    blk = ids // _ROWS
+    cuts = np.flatnonzero(np.diff(blk)) + 1
+    buf: npt.NDArray[np.float32] | None = None
+    with _one_blas_thread().limit(limits=1):
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n], strict=True):
+            if hi - lo == _ROWS:  # a whole block, its rows already in place
+                np.matmul(a[lo:hi], b, out=out[lo:hi])
+                continue
+            if buf is None:
+                buf = np.zeros((_ROWS, a.shape[1]), dtype=np.float32)
+            else:
+                buf.fill(0.0)
+            pos = ids[lo:hi] - blk[lo] * _ROWS
+            buf[pos] = a[lo:hi]
+            out[lo:hi] = (buf @ b)[pos]
+    return out
 
 
 class EmgProcessor:
@@ -227,21 +252,20 @@ class EmgProcessor:
         out.append(self._emit(block.first, block.upto, self._features(block)))
         return out
 
-    def _frame_features(self, frames: npt.NDArray[np.float32], fb: FrameBasis, length: int) -> FloatArray:
-        """Features of equal-length frames (n_frames, length): see :meth:`_features`.
+    def _frame_features(
+        self, frames: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], fb: FrameBasis, length: int
+    ) -> FloatArray:
+        """Features of equal-length frames (n_frames, length), frame numbers ``ids``: see :meth:`_features`.
 
-        Matrix products here always have a multiple of 16 rows (zero-padded): BLAS then computes each row
-        the same way however many frames a call holds, so live and offline analysis stay bit-identical.
-        """
+        Every matrix product goes through :func:`aligned_product`, so live and offline analysis stay
+        bit-identical."""
         n_frames = frames.shape[0]
-        if n_frames % 16:
-            frames = np.concatenate((frames, np.zeros((16 - n_frames % 16, length), dtype=frames.dtype)))
-        g = frames @ fb.basis
+        g = aligned_product(frames, fb.basis, ids)
         k = fb.order + 1
-        coef = g[:n_frames, :k]
+        coef = g[:, :k]
         spec = g[:, k:]
         np.multiply(spec, spec, out=spec)
-        ms = _product_in_fixed_blocks(spec, fb.weights).astype(np.float64)[:n_frames]
+        ms = aligned_product(spec, fb.weights, ids).astype(np.float64)
         out = np.empty((5, n_frames))
         out[0] = ms[:, 0]
         out[1] = ms[:, 1] + (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
@@ -262,7 +286,7 @@ class EmgProcessor:
             for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
                 sub = slice(lo, lo + _BLOCK_FRAMES)
                 frames = frame_matrix(block.data, length, starts[sub])[0]
-                out[:, rows[sub]] = self._frame_features(frames, fb, length)
+                out[:, rows[sub]] = self._frame_features(frames, block.first + rows[sub], fb, length)
         level = self.p.clip_level * self.full_scale_uv if self.full_scale_uv else None
         # frames with a sample pinned at the amplifier's full scale (two cheap reductions rule out most blocks)
         if level is not None and not (x.max(initial=-np.inf) < level and x.min(initial=np.inf) > -level):
