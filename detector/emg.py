@@ -30,6 +30,8 @@ offline analysis agree.
 from __future__ import annotations
 
 import functools
+import itertools
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,15 +168,20 @@ _ROWS = 480  #: rows of every matrix product: a multiple of the row tiles BLAS k
 
 
 @functools.cache
-def _one_blas_thread() -> ThreadpoolController:
+def _blas() -> ThreadpoolController:
     return ThreadpoolController().select(user_api="blas")
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """A context in which BLAS runs on one thread (for :func:`aligned_product`)."""
+    return _blas().limit(limits=1)
 
 
 def aligned_product(
     a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], ids: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float32]:
     """``a @ b`` where row ``i`` of ``a`` is frame ``ids[i]`` (increasing), bit for bit the same however the
-    frames are chunked.
+    frames are chunked. Call it with BLAS limited to one thread (:func:`one_blas_thread`).
 
     An optimised BLAS computes a row of a product differently by where it falls in the kernel's tiles and
     by how the rows are shared between threads, so the same frame pushed at another place of another
@@ -186,21 +193,24 @@ def aligned_product(
     out = np.empty((n, b.shape[1]), dtype=np.float32)
     if n == 0:
         return out
-    blk = ids // _ROWS
-    cuts = np.flatnonzero(np.diff(blk)) + 1
+    first, last = int(ids[0]), int(ids[-1])
+    if last - first == n - 1:  # consecutive frames (the usual case): blocks by arithmetic
+        edges = [0, *range(_ROWS - first % _ROWS, n, _ROWS), n]
+    else:
+        blk = ids // _ROWS
+        edges = [0, *(np.flatnonzero(blk[1:] != blk[:-1]) + 1).tolist(), n]
     buf: npt.NDArray[np.float32] | None = None
-    with _one_blas_thread().limit(limits=1):
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n], strict=True):
-            if hi - lo == _ROWS:  # a whole block, its rows already in place
-                np.matmul(a[lo:hi], b, out=out[lo:hi])
-                continue
-            if buf is None:
-                buf = np.zeros((_ROWS, a.shape[1]), dtype=np.float32)
-            else:
-                buf.fill(0.0)
-            pos = ids[lo:hi] - blk[lo] * _ROWS
-            buf[pos] = a[lo:hi]
-            out[lo:hi] = (buf @ b)[pos]
+    for lo, hi in itertools.pairwise(edges):
+        if hi - lo == _ROWS:  # a whole block, its rows already in place
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+            continue
+        if buf is None:
+            buf = np.zeros((_ROWS, a.shape[1]), dtype=np.float32)
+        else:
+            buf.fill(0.0)
+        pos = ids[lo:hi] % _ROWS
+        buf[pos] = a[lo:hi]
+        out[lo:hi] = (buf @ b)[pos]
     return out
 
 
@@ -281,12 +291,13 @@ class EmgProcessor:
         band), excess hum mean square, pinned share, mean."""
         x = block.data[0]
         out = np.empty((5, block.upto - block.first))
-        for length, rows, starts in block.groups:
-            fb = frame_basis(length, min(self.p.detrend_order, length - 1), self.fs, self._band, self._mains)
-            for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
-                sub = slice(lo, lo + _BLOCK_FRAMES)
-                frames = frame_matrix(block.data, length, starts[sub])[0]
-                out[:, rows[sub]] = self._frame_features(frames, block.first + rows[sub], fb, length)
+        with one_blas_thread():
+            for length, rows, starts in block.groups:
+                fb = frame_basis(length, min(self.p.detrend_order, length - 1), self.fs, self._band, self._mains)
+                for lo in range(0, rows.size, _BLOCK_FRAMES):  # bounded temporaries
+                    sub = slice(lo, lo + _BLOCK_FRAMES)
+                    frames = frame_matrix(block.data, length, starts[sub])[0]
+                    out[:, rows[sub]] = self._frame_features(frames, block.first + rows[sub], fb, length)
         level = self.p.clip_level * self.full_scale_uv if self.full_scale_uv else None
         # frames with a sample pinned at the amplifier's full scale (two cheap reductions rule out most blocks)
         if level is not None and not (x.max(initial=-np.inf) < level and x.min(initial=np.inf) > -level):

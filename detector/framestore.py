@@ -29,7 +29,7 @@ class FrameStore:
             raise ValueError(f"frames must be appended in order: got {first}, expected {self.next_frame}")
         if self._off + self._n + n > self._buf.shape[1]:  # move the kept frames to the front, grow if needed
             size = max(self._buf.shape[1], 2 * (self._n + n))
-            moved = np.full((len(self.names), size), np.nan) if size > self._buf.shape[1] else self._buf
+            moved = np.empty((len(self.names), size)) if size > self._buf.shape[1] else self._buf
             moved[:, : self._n] = self._buf[:, self._off : self._off + self._n]
             self._buf, self._off = moved, 0
         at = self._off + self._n

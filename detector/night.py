@@ -24,6 +24,7 @@ a contraction has been sustained for ``cramp_min_s``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import queue
@@ -919,8 +920,11 @@ def analyze_streams(
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
         for a, b in _finite_runs(arr):
             chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
-            for c in range(a, b, step):  # bounded memory; any chunking gives the same frames
-                yield [*proc.push(c, chunk[..., c - a : min(b, c + step) - a])]
+            # bounded memory; any chunking gives the same frames. Pieces end on whole multiples of the step
+            # (whole frames), so no partial frame is carried into the next piece and copied with it.
+            cuts = [a, *range((a // step + 1) * step, b, step), b]
+            for c, d in itertools.pairwise(cuts):
+                yield [*proc.push(c, chunk[..., c - a : d - a])]
 
     def produce(group: list[int]) -> None:
         """The stages of a group of streams, an hour of each in turn, into their queues."""

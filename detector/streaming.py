@@ -5,7 +5,7 @@ pushing a signal in any chunking yields bit-identical results to pushing it at o
 the special case of one chunk, which is how the detector guarantees that online and offline agree.
 
 - :class:`FrameCutter` hands over whole frames of ``1 / frame_hz`` s aligned to the recording clock;
-  :func:`frame_sums` adds each frame's samples in sample order.
+  :func:`frame_sums` adds up each frame's samples, the same way for every frame of a length.
 - :class:`CausalWindow` averages each frame with the frames before it.
 - :class:`RunTracker` turns a frame mask into merged runs, finalising a run only when no later frame can
   change it.
@@ -132,13 +132,16 @@ def frame_matrix(data: npt.NDArray[np.floating], length: int, starts: IntArray) 
 
 
 def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> FloatArray:
-    """Per frame and row, the sum of the frame's ``length`` samples, added one after the other from the
-    frame's first sample (the same float whatever the number of frames): (rows, n_frames)."""
+    """Per frame and row, the sum of the frame's ``length`` samples: (rows, n_frames).
+
+    Each frame's samples lie contiguous (a view of back-to-back frames, or gathered) and are reduced along
+    that axis, so every frame of a length is added up in the same order, however many frames a call holds;
+    the one reduction releases the interpreter lock, so other streams' stages run meanwhile."""
     n = starts.size
     if n == 0:
         return np.zeros((data.shape[0], 0))
-    frames = frame_matrix(data, length, starts).reshape(data.shape[0], n * length)
-    return np.add.reduceat(frames.astype(np.float64, copy=False), np.arange(0, n * length, length), axis=1)
+    frames = frame_matrix(data, length, starts)
+    return np.add.reduce(frames, axis=2, dtype=np.float64)
 
 
 class CausalWindow:
