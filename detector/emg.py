@@ -174,7 +174,8 @@ def _blas() -> ThreadpoolController:
 
 def one_blas_thread() -> AbstractContextManager[object]:
     """A context in which BLAS runs on one thread (for :func:`aligned_product`)."""
-    return _blas().limit(limits=1)
+    ctx: AbstractContextManager[object] = _blas().limit(limits=1)
+    return ctx
 
 
 def aligned_product(

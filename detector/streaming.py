@@ -141,7 +141,8 @@ def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) ->
     if n == 0:
         return np.zeros((data.shape[0], 0))
     frames = frame_matrix(data, length, starts)
-    return np.add.reduce(frames, axis=2, dtype=np.float64)
+    out: FloatArray = np.add.reduce(frames, axis=2, dtype=np.float64)
+    return out
 
 
 class CausalWindow:
