@@ -166,9 +166,8 @@ class SleepStage:
         ratio = np.median(np.nan_to_num(ep[:, 0]), axis=2)
         base = ep[:, 1, :, -1]
         motion = turned | moved | upright
-        fidget = self._fidgeting(np.nan_to_num(sm[:cut]) > 0.5, self._carry_first - cut, n_ep)
-        if not self._has_tone:
-            motion |= fidget
+        if not self._has_tone:  # with EMG worn, muscle tone tells lying awake from sleep instead
+            motion |= self._fidgeting(np.nan_to_num(sm[:cut]) > 0.5, self._carry_first - cut, n_ep)
         if self._held_n < self._settle_epochs and tn.shape[0]:
             k = min(n_ep, self._settle_epochs - self._held_n)  # exactly the first epochs of the night
             self._held.append((motion[:k], ratio[:, :k], base[:, :k]))
