@@ -254,16 +254,21 @@ def run_bench(*, repeat: int = 3, neurokit: bool = True, log: Callable[[str], No
     log("simulating an 8-h and a 2-h two-leg night (EMG 1 kHz + accelerometer 100 Hz) ...")
     night8, night2 = _night(8, 2024), _night(2, 2025)
     res: dict[str, Any] = {}
-    log("offline analysis ...")
-    t8 = _time(lambda: _analyze(night8), repeat)
+    log("offline analysis, and the reference scipy pipeline ...")
+    # Ours (best of ``repeat``) and the reference (best of two) take turns, so that both meet the machine's
+    # slow and fast moments alike and neither is flattered by them.
+    t8 = tref = np.inf
+    for k in range(repeat):
+        t8 = min(t8, _time(lambda: _analyze(night8), 1))
+        if k < min(2, repeat):
+            tref = min(
+                tref, _time(lambda: [reference_pipeline(night8.emg[leg], 1000.0) for leg in night8.config.legs], 1)
+            )
     t2 = _time(lambda: _analyze(night2), repeat)
     res["offline_8h_s"] = round(t8, 3)
     res["offline_8h_x_realtime"] = round(8 * H / t8)
     res["offline_2h_s"] = round(t2, 3)
     res["linearity_8h_over_2h"] = round(t8 / t2, 2)
-    log("reference scipy pipeline ...")
-    # the best of two runs (ours: the best of ``repeat``), so that a slow moment does not flatter the ratio
-    tref = _time(lambda: [reference_pipeline(night8.emg[leg], 1000.0) for leg in night8.config.legs], min(2, repeat))
     res["scipy_reference_8h_s"] = round(tref, 3)
     res["speedup_vs_scipy_reference"] = round(tref / t8, 1)
     log("streaming (1-s chunks, 1 h) ...")
