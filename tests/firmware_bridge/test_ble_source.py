@@ -5,6 +5,7 @@ connection retried, Polar negotiation on the control point, and a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import struct
 
@@ -80,7 +81,9 @@ async def test_two_bands_stream_at_once_with_the_exact_start_bytes(system_bus: s
         left = nus_band(bluez, "C0:FF:EE:00:00:01", "NightCramp band L", 300, 1)
         right = nus_band(bluez, "C0:FF:EE:00:00:02", "NightCramp band R", 300, 2)
         bands = [BandRequest(0, "band L", "left"), BandRequest(1, "C0:FF:EE:00:00:02", "right", profile="nus-emg")]
-        async with BleSource(bands, FAST) as source:
+        # the first band to finish its frames waits, silent, for the other: a watchdog shorter than that wait
+        # would drop and reconnect it before the stop this test checks
+        async with BleSource(bands, dataclasses.replace(FAST, watchdog_s=10.0)) as source:
             items = await collect(source, lambda _: len(packets(_, 0)) == len(packets(_, 1)) == 300)
         infos = [i for i in items if isinstance(i, DeviceInfo)]
         assert {(i.device, i.leg, i.profile, i.address) for i in infos} == {
