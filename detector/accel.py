@@ -65,8 +65,8 @@ class AccProcessor:
         self.tremor = tremor  #: measure the tremor band (only legs without EMG use it)
         lo, hi = params.tremor_band_hz[0], min(params.tremor_band_hz[1], 0.45 * fs)
         self._sos = signal.butter(2, (lo, hi), btype="bandpass", output="sos", fs=fs) if hi > 1.2 * lo else None
-        # rows per sample: x, y, z, x², y², z², and with the tremor band its power and whether it is usable
-        self._rows = 8 if tremor and self._sos is not None else 6
+        # rows per sample: x, y, z, and with the tremor band its power and whether it is usable
+        self._rows = 5 if tremor and self._sos is not None else 3
         self._cutter = FrameCutter(fs=fs, frame_hz=frame_hz, n_rows=self._rows)
         self._next_frame = 0
         self._motion_win = CausalWindow(max(2, round(params.motion_window_s * frame_hz)), n_rows=6)  # means, squares
@@ -94,11 +94,10 @@ class AccProcessor:
         n = raw.shape[1]
         if n == 0:
             return []
-        rows = np.empty((self._rows, n))  # x, y, z, x², y², z² (, tremor power, tremor used)
+        rows = np.empty((self._rows, n))  # x, y, z (, tremor power, tremor used); squares are summed per frame
         rows[:3] = raw
-        np.multiply(rows[:3], rows[:3], out=rows[3:6])
-        if self._rows == 8:
-            self._tremor(start, rows[:3], rows[6], rows[7])
+        if self._rows == 5:
+            self._tremor(start, rows[:3], rows[3], rows[4])
         block = self._cutter.push(start, rows)
         if block is None:
             return []
@@ -108,7 +107,10 @@ class AccProcessor:
         sums = np.zeros((8, block.upto - block.first))  # x, y, z, x², y², z², tremor power, tremor used
         counts = np.empty(block.upto - block.first)
         for length, frame_rows, starts in block.groups:
-            sums[: self._rows, frame_rows] = frame_sums(block.data, length, starts)
+            got = frame_sums(block.data, length, starts, squares=3)  # x, y, z (, power, used), x², y², z²
+            sums[:3, frame_rows] = got[:3]
+            sums[3:6, frame_rows] = got[-3:]
+            sums[6 : 6 + self._rows - 3, frame_rows] = got[3 : self._rows]
             counts[frame_rows] = length
         out.append(self._frames(block.first, block.upto, (sums, counts)))
         return out
@@ -119,7 +121,7 @@ class AccProcessor:
 
     def _tremor(self, start: int, xyz: FloatArray, power: FloatArray, used: FloatArray) -> None:
         """Band-passed power (sum over axes) of each sample, and 1 where it is usable (0 while settling).
-        Only called when the band is used (eight rows per sample)."""
+        Only called when the band is used (five rows per sample)."""
         assert self._sos is not None
         n = xyz.shape[1]
         if self._zi is None or start != self._next_sample:  # first chunk or after a gap: restart the filter

@@ -128,20 +128,27 @@ def frame_matrix(data: npt.NDArray[np.floating], length: int, starts: IntArray) 
     n = starts.size
     if n and starts[-1] - starts[0] == (n - 1) * length:
         return data[:, starts[0] : starts[0] + n * length].reshape(data.shape[0], n, length)
-    return data[:, starts[:, np.newaxis] + np.arange(length)]
+    # C order (fancy indexing alone may lay the rows innermost), so that a gathered frame is reduced like a
+    # frame in a view
+    return np.take(data, starts[:, np.newaxis] + np.arange(length), axis=1)
 
 
-def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray) -> FloatArray:
-    """Per frame and row, the sum of the frame's ``length`` samples: (rows, n_frames).
+def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray, *, squares: int = 0) -> FloatArray:
+    """Per frame and row, the sum of the frame's ``length`` samples, then for the first ``squares`` rows the
+    sum of their squares: (rows + squares, n_frames).
 
-    Each frame's samples lie contiguous (a view of back-to-back frames, or gathered) and are reduced along
-    that axis, so every frame of a length is added up in the same order, however many frames a call holds;
-    the one reduction releases the interpreter lock, so other streams' stages run meanwhile."""
+    Each frame's samples lie contiguous (a view of back-to-back frames, or gathered) and are added up along
+    that axis by one ``einsum``, so every frame of a length is added up in the same order however many
+    frames a call holds; it releases the interpreter lock, so other streams' stages run meanwhile, and on
+    frames of a few samples it is several times faster than a ufunc reduction."""
     n = starts.size
+    out = np.empty((data.shape[0] + squares, n))
     if n == 0:
-        return np.zeros((data.shape[0], 0))
+        return out
     frames = frame_matrix(data, length, starts)
-    out: FloatArray = np.add.reduce(frames, axis=2, dtype=np.float64)
+    np.einsum("ijk->ij", frames, out=out[: data.shape[0]])
+    if squares:
+        np.einsum("ijk,ijk->ij", frames[:squares], frames[:squares], out=out[data.shape[0] :])
     return out
 
 

@@ -81,6 +81,7 @@ def test_frame_cutter_matches_oracle_with_gaps_and_any_chunking(fs: float) -> No
         present[a : a + int(rng.integers(1, int(fs)))] = False
     n_frames = 200
     exp_sums, exp_counts = framer_oracle(x, present, fs, n_frames)
+    exp_squares, _ = framer_oracle(x * x, present, fs, n_frames)
     full = exp_counts == np.array(
         [
             np.count_nonzero(frame_of_samples(np.arange(n), fs=rational_rate(fs), frame_hz=10) == f)
@@ -91,6 +92,7 @@ def test_frame_cutter_matches_oracle_with_gaps_and_any_chunking(fs: float) -> No
     for trial in range(3):
         cutter = FrameCutter(fs=fs, frame_hz=10, n_rows=1)
         sums = np.full(n_frames, np.nan)
+        squares = np.full(n_frames, np.nan)
         for a, b in mask_to_runs(present).tolist():
             cuts = split_points(rng, b - a, 5 * trial) if trial else []
             for piece in np.split(np.arange(a, b), cuts):
@@ -98,12 +100,15 @@ def test_frame_cutter_matches_oracle_with_gaps_and_any_chunking(fs: float) -> No
                 if block is not None:
                     assert block.gap_from <= block.first < block.upto
                     for length, rows, starts in block.groups:
-                        sums[block.first + rows] = frame_sums(block.data, length, starts)[0]
+                        sums[block.first + rows], squares[block.first + rows] = frame_sums(
+                            block.data, length, starts, squares=1
+                        )
         assert cutter.finish(n) == n_frames
         # exactly the frames with every sample present, each summed like the oracle
         np.testing.assert_array_equal(np.isfinite(sums), full & (exp_counts > 0))
         np.testing.assert_allclose(sums[np.isfinite(sums)], exp_sums[np.isfinite(sums)], atol=1e-9)
-        results.append(sums)
+        np.testing.assert_allclose(squares[np.isfinite(sums)], exp_squares[np.isfinite(sums)], atol=1e-9)
+        results.append(np.concatenate((sums, squares)))
     assert all(np.array_equal(results[0], r, equal_nan=True) for r in results[1:])
 
 
