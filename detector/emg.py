@@ -98,8 +98,9 @@ class FrameBasis:
     the frame without its mains bins, since a sinusoid projects onto a low-order polynomial too), then
     the real and imaginary rFFT of the detrended frame at the bins used (below the EMG band, in the band,
     at mains harmonics); all of it is linear in the frame, so one product gives it. ``weights``
-    (2 n_bins, 2 + 2 n_mains): Parseval weights of the squared real and imaginary parts giving the EMG
-    band (without the mains bins, scaled back to the whole band), the low band, and for each mains
+    (order + 2 n_bins, 2 + 2 n_mains): weights of the squared trend coefficients (all but the mean) and
+    real and imaginary parts giving the EMG band (without the mains bins, scaled back to the whole band;
+    Parseval), the low band (the trend's power and the bins below the EMG band), and for each mains
     candidate its bins' power and the broadband EMG's expected share of it.
     """
 
@@ -158,7 +159,10 @@ def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], m
     folded = np.concatenate(
         (q_adj, b64[:, k : k + nb] - q_adj @ fq.real, b64[:, k + nb :] - q_adj @ fq.imag), axis=1
     ).astype(np.float32)
-    out = FrameBasis(order=q.shape[1] - 1, basis=folded, weights=np.concatenate((w, w)).astype(np.float32))
+    trend = np.zeros((q.shape[1] - 1, w.shape[1]))
+    trend[:, 1] = 1.0 / length  # the trend's mean square (orthonormal coefficients) is low-band power
+    weights = np.concatenate((trend, w, w)).astype(np.float32)
+    out = FrameBasis(order=q.shape[1] - 1, basis=folded, weights=weights)
     for arr in (out.basis, out.weights):
         arr.flags.writeable = False
     return out
@@ -272,19 +276,17 @@ class EmgProcessor:
         bit-identical."""
         n_frames = frames.shape[0]
         g = aligned_product(frames, fb.basis, ids)
-        k = fb.order + 1
-        coef = g[:, :k]
-        spec = g[:, k:]
-        np.multiply(spec, spec, out=spec)
-        ms = aligned_product(spec, fb.weights, ids).astype(np.float64)
         out = np.empty((5, n_frames))
-        out[0] = ms[:, 0]
-        out[1] = ms[:, 1] + (coef[:, 1:].astype(np.float64) ** 2).sum(axis=1) / length
-        hum = np.maximum(ms[:, 2::2] - ms[:, 3::2], 0.0)  # hum above the EMG's own share of those bins
-        self._hum_total += hum.sum(axis=0) / self.frame_hz
-        out[2] = hum.max(axis=1) if hum.shape[1] else 0.0
+        out[4] = g[:, 0] / np.sqrt(length)  # the frame's mean
+        sq = g[:, 1:]  # the other trend coefficients and the bins, squared in place
+        np.multiply(sq, sq, out=sq)
+        ms = np.ascontiguousarray(aligned_product(sq, fb.weights, ids).T, dtype=np.float64)
+        out[0] = ms[0]
+        out[1] = ms[1]
+        hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins
+        self._hum_total += hum.sum(axis=1) / self.frame_hz
+        out[2] = hum.max(axis=0) if hum.shape[0] else 0.0
         out[3] = 0.0  # pinned samples: set by the caller
-        out[4] = coef[:, 0] / np.sqrt(length)  # the frame's mean
         return out
 
     def _features(self, block: FrameBlock) -> FloatArray:
