@@ -12,14 +12,17 @@ import numpy.typing as npt
 
 
 class FrameStore:
-    """Named tracks of one stream, float64 (NaN = missing); booleans are stored as 0/1."""
+    """Named tracks of one stream, read back as float64 (NaN = missing); booleans read as 0/1.
+
+    Each track is kept in the type it arrives in (booleans as booleans, so most tracks take a byte a
+    frame); only what is read back is converted."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        self._col = {n: i for i, n in enumerate(names)}
-        self._buf = np.full((len(names), 1024), np.nan)
+        self._bufs: dict[str, npt.NDArray[np.generic]] = {}  # per track, made at the first append
+        self._cap = 0
         self._first = 0  # frame number of the first stored frame
-        self._off = 0  # its buffer column
+        self._off = 0  # its buffer position
         self._n = 0  # stored frames
         self.next_frame = 0
 
@@ -27,14 +30,27 @@ class FrameStore:
         n = next(iter(tracks.values())).shape[-1]
         if first != self.next_frame:
             raise ValueError(f"frames must be appended in order: got {first}, expected {self.next_frame}")
-        if self._off + self._n + n > self._buf.shape[1]:  # move the kept frames to the front, grow if needed
-            size = max(self._buf.shape[1], 2 * (self._n + n))
-            moved = np.empty((len(self.names), size)) if size > self._buf.shape[1] else self._buf
-            moved[:, : self._n] = self._buf[:, self._off : self._off + self._n]
-            self._buf, self._off = moved, 0
+        if set(tracks) != set(self.names):
+            raise ValueError(f"tracks must be {self.names}, got {tuple(tracks)}")
+        if not self._bufs:
+            self._cap = max(1024, 2 * n)
+            for name, values in tracks.items():
+                kind = np.asarray(values).dtype
+                self._bufs[name] = np.empty(self._cap, dtype=kind if kind.kind in "bi" else np.float64)
+        if self._off + self._n + n > self._cap:  # move the kept frames to the front, grow if needed
+            size = max(self._cap, 2 * (self._n + n))
+            for name, buf in self._bufs.items():
+                kept = buf[self._off : self._off + self._n]
+                if size > self._cap:
+                    moved = np.empty(size, dtype=buf.dtype)
+                    moved[: self._n] = kept
+                    self._bufs[name] = moved
+                else:
+                    buf[: self._n] = kept.copy()
+            self._cap, self._off = size, 0
         at = self._off + self._n
         for name, values in tracks.items():
-            self._buf[self._col[name], at : at + n] = values
+            self._bufs[name][at : at + n] = values
         self._n += n
         self.next_frame = first + n
 
@@ -44,16 +60,24 @@ class FrameStore:
         self._first += drop
         self._off += drop
         self._n -= drop
-        if self._buf.shape[1] > 4096 and self._n < self._buf.shape[1] // 8:  # shrink after a long batch
-            self._buf = self._buf[:, self._off : self._off + max(1024, 2 * self._n)].copy()
-            self._off = 0
+        if self._cap > 4096 and self._n < self._cap // 8:  # shrink after a long batch
+            size = max(1024, 2 * self._n)
+            for name, buf in self._bufs.items():
+                self._bufs[name] = buf[self._off : self._off + size].copy()
+            self._cap, self._off = size, 0
 
     def get(self, name: str, a: int, b: int) -> npt.NDArray[np.float64]:
         """Track ``name`` over frames ``[a, b)``; NaN where frames are not (or no longer) stored."""
+        if name not in self.names:
+            raise KeyError(name)
         lo, hi = max(a, self._first), min(b, self._first + self._n)
-        row: npt.NDArray[np.float64] = self._buf[self._col[name]]
+        out: npt.NDArray[np.float64]
+        if not self._bufs:
+            return np.full(max(b - a, 0), np.nan)
+        row = self._bufs[name]
         if lo == a and hi == b:
-            return row[self._off + a - self._first : self._off + b - self._first].copy()
+            out = row[self._off + a - self._first : self._off + b - self._first].astype(np.float64)
+            return out
         out = np.full(max(b - a, 0), np.nan)
         if hi > lo:
             out[lo - a : hi - a] = row[self._off + lo - self._first : self._off + hi - self._first]
