@@ -631,7 +631,11 @@ class NightDetector:
             contracting = self._stretch_wake(a, contracting, moving)
         upright = np.nanmax(np.stack([self._get(lg.acc, "upright", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
         assert self._sleep is not None
-        small = np.nanmax(np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        small = (  # any movement at all, for the fidgeting rule (used only without EMG)
+            None
+            if tone is not None
+            else np.nanmax(np.stack([self._get(lg.acc, "moving", a, b) for lg in self._acc_legs if lg.acc]), axis=0)
+        )
         self._sleep.push(a, grav, moving, upright, contracting, tone, small)
         out: list[Event] = []
         for r in self._oob.push(np.nan_to_num(upright) > 0.5, a):
