@@ -104,13 +104,10 @@ class AccProcessor:
         out = []
         if block.first > self._next_frame:
             out.append(self._frames(self._next_frame, block.first, None))
-        sums = np.zeros((8, block.upto - block.first))  # x, y, z, x², y², z², tremor power, tremor used
+        sums = np.empty((self._rows + 3, block.upto - block.first))  # x, y, z (, power, used), x², y², z²
         counts = np.empty(block.upto - block.first)
         for length, frame_rows, starts in block.groups:
-            got = frame_sums(block.data, length, starts, squares=3)  # x, y, z (, power, used), x², y², z²
-            sums[:3, frame_rows] = got[:3]
-            sums[3:6, frame_rows] = got[-3:]
-            sums[6 : 6 + self._rows - 3, frame_rows] = got[3 : self._rows]
+            sums[:, frame_rows] = frame_sums(block.data, length, starts, squares=3)
             counts[frame_rows] = length
         out.append(self._frames(block.first, block.upto, (sums, counts)))
         return out
@@ -137,18 +134,18 @@ class AccProcessor:
         self._next_sample = start + n
 
     def _frames(self, first: int, upto: int, feats: tuple[FloatArray, FloatArray] | None) -> AccFrames:
-        """Frames ``first .. upto`` from their sums (x, y, z, x², y², z², tremor power, tremor samples) and
-        sample counts; ``None`` for frames lost in a gap."""
+        """Frames ``first .. upto`` from their sums (x, y, z, with the tremor band its power and the samples
+        where it is usable, then x², y², z²) and sample counts; ``None`` for frames lost in a gap."""
         p = self.p
         self._next_frame = upto
         n = upto - first
         if feats is None:
-            sums, cnt = np.full((8, n), np.nan), np.ones(n)
+            sums, cnt = np.full((self._rows + 3, n), np.nan), np.ones(n)
         else:
             sums, cnt = feats
         valid = np.isfinite(sums[0])
         mean = sums[:3] / cnt
-        var = np.maximum(sums[3:6] / cnt - mean * mean, 0.0)
+        var = np.maximum(sums[-3:] / cnt - mean * mean, 0.0)
         in_sd = np.sqrt(var.sum(axis=0))
         mu, mu2 = np.split(self._motion_win.mean(np.concatenate((mean, mean * mean))), 2)
         slow_sd = np.sqrt(np.maximum(np.nan_to_num(mu2 - mu * mu), 0.0).sum(axis=0))
@@ -157,7 +154,11 @@ class AccProcessor:
         norm = np.sqrt((grav * grav).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             elev = np.degrees(np.arcsin(np.clip(grav[0] / norm, -1.0, 1.0)))
-            tremor_ms = np.where(valid & (sums[7] > 0), sums[6] / (3.0 * sums[7]), np.nan)
+            tremor_ms = (
+                np.where(valid & (sums[4] > 0), sums[3] / (3.0 * sums[4]), np.nan)
+                if self._rows == 5
+                else np.full(n, np.nan)
+            )
         ok = valid & np.isfinite(elev)
         moving = ok & (motion > p.motion_g)
         still = ok & (slow_sd < p.still_g)

@@ -46,7 +46,7 @@ class FrameStore:
                     moved[: self._n] = kept
                     self._bufs[name] = moved
                 else:
-                    buf[: self._n] = kept.copy()
+                    buf[: self._n] = kept  # numpy copies overlapping memory correctly
             self._cap, self._off = size, 0
         at = self._off + self._n
         for name, values in tracks.items():

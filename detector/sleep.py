@@ -163,7 +163,7 @@ class SleepStage:
         upright = np.nan_to_num(upw).mean(axis=1) > 0.5
         # per EMG leg and epoch: the median level over rest, and the resting level at the epoch's end
         ep = tn[:, :, :cut].reshape(tn.shape[0], 2, n_ep, self.epoch_frames)
-        ratio = _median_last(np.nan_to_num(ep[:, 0]))
+        ratio = np.median(np.nan_to_num(ep[:, 0]), axis=2)
         base = ep[:, 1, :, -1]
         motion = turned | moved | upright
         if not self._has_tone:  # with EMG worn, muscle tone tells lying awake from sleep instead
@@ -382,19 +382,6 @@ class SleepStage:
     def processed_frames(self) -> int:
         """Frames whose epoch has been evaluated."""
         return self._epoch * self.epoch_frames
-
-
-def _median_last(x: FloatArray) -> FloatArray:
-    """The median along the last axis (no NaN), as ``np.median`` gives it, from one partial sort."""
-    m = x.shape[-1]
-    if m == 0:
-        return np.full(x.shape[:-1], np.nan)
-    hi = m // 2
-    if m % 2:
-        return np.partition(x, hi, axis=-1)[..., hi]
-    part = np.partition(x, (hi - 1, hi), axis=-1)
-    out: FloatArray = (part[..., hi - 1] + part[..., hi]) / 2.0
-    return out
 
 
 def out_of_bed_tracker(params: EventParams, frame_hz: int) -> RunTracker:

@@ -92,13 +92,3 @@ def test_without_emg_lying_still_awake_then_fidgeting_before_sleep_is_not_sleep_
     stage = acc_only(fidgets[fidgets < 1200.0].tolist(), 3600.0)  # ... to 20 min, then asleep
     assert stage.awakenings == []
     assert stage.state.onset is not None and 1150.0 <= stage.state.onset / FH <= 1260.0
-
-
-def test_median_along_the_last_axis_equals_numpys() -> None:
-    from detector.sleep import _median_last
-
-    rng = np.random.default_rng(0)
-    for m in (1, 2, 49, 50, 51):
-        x = rng.standard_normal((2, 300, m))
-        x[0, :5] = 1.0  # ties
-        np.testing.assert_array_equal(_median_last(x), np.median(x, axis=2))
