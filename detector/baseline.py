@@ -60,21 +60,33 @@ class RestingLevel:
             rows = np.arange(n_whole)
             medians = np.where(counts > 0, 0.5 * (srt[rows, lo] + srt[rows, hi]), np.nan)
         med_list, cnt_list = medians.tolist(), counts.tolist()
-        i, n = 0, values.size
-        while i < n:
-            block = (first + i) // bn
-            if block != self._block_id:
-                self._close_block()
-                self._block_id = block
-            j = min(n, (block + 1) * bn - first)
-            out[i:j] = self._level
-            k = (i - head) // bn
-            if i >= head and j - i == bn and 0 <= k < n_whole and not self._block_vals:
-                self._block_level = (med_list[k], cnt_list[k])
-            else:
-                self._block_vals.append(vals[i:j])
-            i = j
+        n = values.size
+        if head:
+            self._segment(first, 0, head, vals, out)
+        if n_whole:
+            # whole blocks: each closes the one before it and is summed up by its median at once
+            block0 = (first + head) // bn
+            levels = []
+            for k in range(n_whole):
+                if block0 + k != self._block_id:
+                    self._close_block()
+                    self._block_id = block0 + k
+                levels.append(self._level)
+                self._block_level = (med_list[k], cnt_list[k])  # (no frame of it came in an earlier batch)
+            out[head : head + n_whole * bn] = np.repeat(levels, bn)
+        tail = head + n_whole * bn
+        if tail < n:
+            self._segment(first, tail, n, vals, out)
         return out
+
+    def _segment(self, first: int, i: int, j: int, vals: FloatArray, out: FloatArray) -> None:
+        """Frames ``first + i .. first + j``, all in one block, that are not the whole block."""
+        block = (first + i) // self._block_n
+        if block != self._block_id:
+            self._close_block()
+            self._block_id = block
+        out[i:j] = self._level
+        self._block_vals.append(vals[i:j])
 
     def _close_block(self) -> None:
         if self._block_level is not None:
@@ -95,7 +107,8 @@ class RestingLevel:
                 return
             for busy in self._busy:
                 self._remember(busy)
-        self._busy = []
+        if self._busy:
+            self._busy = []
         self._remember(level)
         ordered = self._sorted
         self._level = ordered[min(len(ordered) - 1, int(self._quantile / 100.0 * len(ordered)))]

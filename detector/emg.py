@@ -98,7 +98,7 @@ class FrameBasis:
     the frame without its mains bins, since a sinusoid projects onto a low-order polynomial too), then
     the real and imaginary rFFT of the detrended frame at the bins used (below the EMG band, in the band,
     at mains harmonics); all of it is linear in the frame, so one product gives it. ``weights``
-    (order + 2 n_bins, 2 + 2 n_mains): weights of the squared trend coefficients (all but the mean) and
+    (order + 1 + 2 n_bins, 2 + 2 n_mains): weights of the squared trend coefficients (0 for the mean) and
     real and imaginary parts giving the EMG band (without the mains bins, scaled back to the whole band;
     Parseval), the low band (the trend's power and the bins below the EMG band), and for each mains
     candidate its bins' power and the broadband EMG's expected share of it.
@@ -161,7 +161,8 @@ def frame_basis(length: int, order: int, fs: float, band: tuple[float, float], m
     ).astype(np.float32)
     trend = np.zeros((q.shape[1] - 1, w.shape[1]))
     trend[:, 1] = 1.0 / length  # the trend's mean square (orthonormal coefficients) is low-band power
-    weights = np.concatenate((trend, w, w)).astype(np.float32)
+    mean = np.zeros((1, w.shape[1]))  # the mean's own square counts for nothing
+    weights = np.concatenate((mean, trend, w, w)).astype(np.float32)
     out = FrameBasis(order=q.shape[1] - 1, basis=folded, weights=weights)
     for arr in (out.basis, out.weights):
         arr.flags.writeable = False
@@ -278,9 +279,8 @@ class EmgProcessor:
         g = aligned_product(frames, fb.basis, ids)
         out = np.empty((5, n_frames))
         out[4] = g[:, 0] / np.sqrt(length)  # the frame's mean
-        sq = g[:, 1:]  # the other trend coefficients and the bins, squared in place
-        np.multiply(sq, sq, out=sq)
-        ms = np.ascontiguousarray(aligned_product(sq, fb.weights, ids).T, dtype=np.float64)
+        np.multiply(g, g, out=g)  # squared in place, whole (the mean's square has weight 0)
+        ms = np.ascontiguousarray(aligned_product(g, fb.weights, ids).T, dtype=np.float64)
         out[0] = ms[0]
         out[1] = ms[1]
         hum = np.maximum(ms[2::2] - ms[3::2], 0.0)  # hum above the EMG's own share of those bins

@@ -83,8 +83,26 @@ class FrameStore:
             out[lo - a : hi - a] = row[self._off + lo - self._first : self._off + hi - self._first]
         return out
 
+    def mask(self, name: str, a: int, b: int) -> npt.NDArray[np.bool_]:
+        """Where track ``name`` is above 0.5 over frames ``[a, b)`` (a 0/1 track's ones; False where frames
+        are not stored): ``get(name, a, b) > 0.5`` without converting a boolean track."""
+        row = self._bufs.get(name)
+        if row is None or row.dtype != np.bool_:
+            return np.asarray(self.get(name, a, b) > 0.5)
+        lo, hi = max(a, self._first), min(b, self._first + self._n)
+        if lo == a and hi == b:
+            return np.array(row[self._off + a - self._first : self._off + b - self._first], dtype=bool)
+        out = np.zeros(max(b - a, 0), dtype=bool)
+        if hi > lo:
+            out[lo - a : hi - a] = row[self._off + lo - self._first : self._off + hi - self._first]
+        return out
+
+    def count(self, name: str, a: int, b: int) -> int:
+        """Frames in ``[a, b)`` where the 0/1 track is 1 (missing frames count as 0)."""
+        return int(np.count_nonzero(self.mask(name, a, b)))
+
     def fraction(self, name: str, a: int, b: int) -> float:
         """Share of frames in ``[a, b)`` where the 0/1 track is 1 (missing frames count as 0)."""
         if b <= a:
             return 0.0
-        return float(np.nansum(self.get(name, a, b)) / (b - a))
+        return self.count(name, a, b) / (b - a)

@@ -355,14 +355,14 @@ class NightDetector:
     def _sync(self, a: int, b: int) -> list[Event]:
         out: list[Event] = []
         for name in self.streams:
-            self._valid_frames[name] += int(np.nansum(self._get(name, "valid", a, b)))
+            self._valid_frames[name] += self._store[name].count("valid", a, b)
         for name, trk in self._gap_trk.items():
-            gap = self._get(name, "gap" if self.streams[name].kind == "emg" else "valid", a, b)
-            mask = gap > 0.5 if self.streams[name].kind == "emg" else ~(gap > 0.5)
+            emg = self.streams[name].kind == "emg"
+            mask = self._mask(name, "gap", a, b) if emg else ~self._mask(name, "valid", a, b)
             for r in trk.push(mask, a):
                 out.append(self._stream_event("signal_gap", name, r, {}))
         for name, trk in self._art_trk.items():
-            for r in trk.push(self._get(name, "artifact", a, b) > 0.5, a):
+            for r in trk.push(self._mask(name, "artifact", a, b), a):
                 if r.stop - r.start >= self._f(self.params.events.artifact_min_s):
                     out.append(self._stream_event("artifact", name, r, {"reason": self._reason(name, r)}))
         for leg in self._legs.values():
@@ -380,6 +380,9 @@ class NightDetector:
 
     def _get(self, name: str, track: str, a: int, b: int) -> FloatArray:
         return self._store[name].get(track, a, b)
+
+    def _mask(self, name: str, track: str, a: int, b: int) -> npt.NDArray[np.bool_]:
+        return self._store[name].mask(track, a, b)
 
     def _stream_event(self, kind: str, name: str, r: Run, fields: dict[str, object]) -> Event:
         s = self.streams[name]
@@ -404,9 +407,9 @@ class NightDetector:
     def _leg_sync(self, leg: _Leg, a: int, b: int) -> list[Event]:
         if leg.emg is None:
             return []
-        active = self._get(leg.emg, "active", a, b) > 0.5
-        high = self._get(leg.emg, "high", a, b) > 0.5
-        valid = self._get(leg.emg, "valid", a, b) > 0.5
+        active = self._mask(leg.emg, "active", a, b)
+        high = self._mask(leg.emg, "high", a, b)
+        valid = self._mask(leg.emg, "valid", a, b)
         for r in leg.l1.push(active, a, hi=high, breaks=~valid):
             self._lm_candidate(leg, r)
         strong, _ = self._strong(leg, a, b)
@@ -420,13 +423,13 @@ class NightDetector:
         """Frames of sustained strong contraction, and frames where the limb moves."""
         assert leg.emg is not None
         ratio = self._get(leg.emg, "slow_ratio", a, b)
-        valid = self._get(leg.emg, "valid", a, b) > 0.5
+        valid = self._mask(leg.emg, "valid", a, b)
         return valid & (ratio >= self.params.events.cramp_off_ratio), self._moving(leg, a, b)
 
     def _moving(self, leg: _Leg, a: int, b: int) -> npt.NDArray[np.bool_]:
         """Limb motion: from the accelerometer, or without one from low-frequency motion artifact in the EMG."""
         if leg.acc:
-            return self._get(leg.acc, "moving", a, b) > 0.5
+            return self._mask(leg.acc, "moving", a, b)
         assert leg.emg is not None
         return self._get(leg.emg, "lf", a, b) >= self.params.emg.motion_uv
 
@@ -504,7 +507,7 @@ class NightDetector:
         low = np.flatnonzero(smooth <= level + 0.25 * max(top - level, 0.0))
         start -= back - (int(low[-1]) + 1 if low.size else 0)
         ahead = self._f(ev.cramp_stretch_s)
-        tail_valid = self._get(leg.emg, "valid", stop, stop + ahead) > 0.5
+        tail_valid = self._mask(leg.emg, "valid", stop, stop + ahead)
         tail_strong = self._get(leg.emg, "ratio", stop, stop + ahead) >= ev.cramp_off_ratio
         done = np.flatnonzero(tail_valid & ~tail_strong)
         stop += int(done[0]) if done.size else ahead
@@ -532,7 +535,7 @@ class NightDetector:
             if other is leg or other.emg is None:
                 continue
             o_strong, o_moving = self._strong(other, start, stop)
-            busy = (self._get(other.emg, "active", start, stop) > 0.5) | o_strong | o_moving
+            busy = self._mask(other.emg, "active", start, stop) | o_strong | o_moving
             if busy.mean() > ev.cramp_max_other_leg_fraction:
                 return None
         evidence = ["emg"]
@@ -556,7 +559,7 @@ class NightDetector:
         assert leg.acc is not None and leg.t1 is not None
         ev = self.params.events
         ratio = self._get(leg.acc, "tremor_ratio", a, b)
-        valid = self._get(leg.acc, "valid", a, b) > 0.5
+        valid = self._mask(leg.acc, "valid", a, b)
         strong = ratio >= ev.acc_cramp_off_ratio
         for r in leg.t1.push(strong, a, hi=ratio >= ev.acc_cramp_on_ratio, breaks=~valid):
             self._tremor_candidate(leg, r)
@@ -603,7 +606,7 @@ class NightDetector:
             if other is leg or other.acc is None:
                 continue
             o_ratio = self._get(other.acc, "tremor_ratio", start, stop)
-            o_busy = (o_ratio >= ev.acc_cramp_off_ratio) | (self._get(other.acc, "moving", start, stop) > 0.5)
+            o_busy = (o_ratio >= ev.acc_cramp_off_ratio) | self._mask(other.acc, "moving", start, stop)
             if o_busy.mean() > ev.cramp_max_other_leg_fraction:
                 return None  # both legs: a shaking bed, a sensor change, tossing
         before = start - self._f(ev.acc_cramp_quiet_before_s)

@@ -152,6 +152,33 @@ def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray, *,
     return out
 
 
+def window_sums(full: FloatArray, width: int) -> FloatArray:
+    """Sums of ``width`` consecutive values along the last axis: ``out[..., i] = full[..., i : i + width].sum()``,
+    for the ``full.shape[-1] - width + 1`` complete windows.
+
+    Each sum is built by the same tree whatever the array holds around it: sums of 1, 2, 4, ... values
+    (doubling), then the powers of two that make up ``width`` added from the largest down. So a window's sum
+    depends only on its own values, and the cost is about ``log2(width)`` passes instead of ``width``.
+    """
+    n = full.shape[-1] - width + 1
+    parts: list[tuple[int, FloatArray]] = []  # (span, sums of that many values) for the bits of width
+    level, span = full, 1
+    while True:
+        if width & span:
+            parts.append((span, level))
+        if 2 * span > width:
+            break
+        level = level[..., :-span] + level[..., span:]
+        span *= 2
+    parts.reverse()  # largest span first
+    total = parts[0][1][..., :n].copy()
+    offset = parts[0][0]
+    for span, sums in parts[1:]:
+        total += sums[..., offset : offset + n]
+        offset += span
+    return total
+
+
 class CausalWindow:
     """For each frame, the mean of the last ``width`` frames (itself included), chunk by chunk.
 
@@ -174,29 +201,24 @@ class CausalWindow:
 
     def mean(self, x: FloatArray) -> FloatArray:
         """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""
-        if self.width > self._WIDE:
-            total, count = self._running(x)
-        else:
-            total, count = self._shifted(x)
+        count: FloatArray | None
+        total, count = self._running(x) if self.width > self._WIDE else self._shifted(x)
+        if count is None:  # every window full: divided in place, the same floats as below
+            return np.divide(total, float(self.width), out=total)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
 
-    def _shifted(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Window sums as shifted copies added in a fixed order."""
+    def _shifted(self, x: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        """Window sums of the finite values, added in a fixed order (:func:`window_sums`), and the count of
+        finite values per window (None when every window is full)."""
         full = np.concatenate((self._tail, x), axis=1)
         if self.width > 1:
             self._tail = full[:, -(self.width - 1) :].copy()
         ok = np.isfinite(full)
         n = x.shape[1]
         if ok.all():  # the usual case: nothing to skip, every window is full
-            total = full[:, 0:n].copy()
-            for j in range(1, self.width):
-                total += full[:, j : j + n]
-            return total, np.full(total.shape, float(self.width))
-        vals = np.where(ok, full, 0.0)
-        total = vals[:, 0:n].copy()
-        for j in range(1, self.width):
-            total += vals[:, j : j + n]
+            return window_sums(full, self.width), None
+        total = window_sums(np.where(ok, full, 0.0), self.width)
         # counts of finite values per window: differences of a running count (exact small integers)
         run = np.zeros((ok.shape[0], ok.shape[1] + 1))
         np.cumsum(ok, axis=1, out=run[:, 1:])

@@ -39,6 +39,10 @@ def test_reads_equal_the_oracle_through_appends_trims_growth_and_shrinking() -> 
                 if hi > lo:
                     want[lo - a : hi - a] = oracle[name][lo:hi]
                 np.testing.assert_array_equal(got, want)
+                mask = store.mask(name, a, b)
+                assert mask.dtype == np.bool_
+                np.testing.assert_array_equal(mask, want > 0.5)
+            assert store.count("flag", a, b) == int(np.nansum(store.get("flag", a, b)))
             share = store.fraction("flag", a, b)
             lo, hi = max(a, kept_from), min(b, t)
             assert share == pytest.approx(oracle["flag"][lo:hi].sum() / (b - a) if b > a and hi > lo else 0.0)
