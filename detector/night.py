@@ -24,7 +24,6 @@ a contraction has been sustained for ``cramp_min_s``.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import queue
@@ -857,16 +856,23 @@ _OFFLINE_CHUNK_S = 3600.0  # seconds of each stream per push in offline analysis
 _DONE = object()  # a stream stage has delivered all its pieces
 
 
-def _finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the stretches without NaN (columns of a 2-D array)."""
+_SCAN_BLOCK = 1 << 20  # samples per block of the missing-data scan
+
+
+def finite_runs(arr: npt.NDArray[np.floating[Any]]) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the stretches without NaN (columns of a 2-D array).
+
+    Missing data is rare and comes in stretches, so the array is scanned in blocks, each first with one
+    cheap maximum (NaN if any sample is); only blocks whose maximum is NaN are searched sample by sample."""
     n = arr.shape[-1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(arr, axis=None)):  # one cheap pass: no NaN anywhere
-            return [(0, n)] if n else []
-    bad = np.isnan(arr[0]) if arr.shape[0] == 1 else np.isnan(arr).any(axis=0)
-    where = np.flatnonzero(bad)
-    if where.size == 0:
-        return [(0, n)] if n else []
+    found = []
+    for lo in range(0, n, _SCAN_BLOCK):
+        part = arr[:, lo : lo + _SCAN_BLOCK]
+        if part.size == 0 or not np.isnan(part.max()):  # the maximum is NaN where any sample is
+            continue
+        bad = np.isnan(part[0]) if part.shape[0] == 1 else np.isnan(part).any(axis=0)
+        found.append(np.flatnonzero(bad) + lo)
+    where = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     # good runs lie between consecutive missing samples that are not adjacent
     starts = np.concatenate(([0], where + 1))
     stops = np.concatenate((where, [n]))
@@ -925,13 +931,14 @@ def analyze_streams(
     def pieces(name: str, arr: npt.NDArray[np.floating[Any]]) -> Iterator[list[EmgFrames | AccFrames]]:
         proc = det._proc[name]
         step = max(1, int(_OFFLINE_CHUNK_S * det.streams[name].fs_hz))
-        for a, b in _finite_runs(arr):
-            chunk = arr[0, a:b] if name.startswith("emg") else arr[:, a:b]
-            # bounded memory; any chunking gives the same frames. Pieces end on whole multiples of the step
-            # (whole frames), so no partial frame is carried into the next piece and copied with it.
-            cuts = [a, *range((a // step + 1) * step, b, step), b]
-            for c, d in itertools.pairwise(cuts):
-                yield [*proc.push(c, chunk[..., c - a : d - a])]
+        # Bounded memory; any chunking gives the same frames. Pieces end on whole multiples of the step
+        # (whole frames), so no partial frame is carried into the next piece and copied with it, and at
+        # missing samples (a jump in the sample number is a gap). Each step is searched for missing samples
+        # just before its stage reads it, while it is still in the cache.
+        for h in range(0, arr.shape[1], step):
+            part = arr[:, h : h + step]
+            for a, b in finite_runs(part):
+                yield [*proc.push(h + a, part[0, a:b] if name.startswith("emg") else part[:, a:b])]
 
     def produce(group: list[int]) -> None:
         """The stages of a group of streams, an hour of each in turn, into their queues."""

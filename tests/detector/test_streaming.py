@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import detector.night as night_module
 from detector.events import mask_to_runs, merge_runs, runs_to_mask
 from detector.streaming import (
     CausalWindow,
@@ -243,3 +244,23 @@ def test_aligned_product_is_bit_identical_for_any_chunking_and_equals_the_produc
     # frames of another length group interleaved: every other frame
     with one_blas_thread():
         np.testing.assert_array_equal(aligned_product(a[::2], basis, ids[::2]), whole[::2])
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_finite_runs_match_loop_across_scan_blocks(rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(night_module, "_SCAN_BLOCK", 7)  # many blocks, runs across their edges
+    rng = np.random.default_rng(rows)
+    for _ in range(50):
+        n = int(rng.integers(0, 60))
+        x = rng.standard_normal((rows, n))
+        x[rng.random((rows, n)) < rng.choice([0.0, 0.05, 0.3])] = np.nan
+        x[rng.random((rows, n)) < 0.05] = np.inf  # not missing
+        missing = np.isnan(x).any(axis=0)
+        expect, start = [], None
+        for i in range(n + 1):
+            if i < n and not missing[i]:
+                start = i if start is None else start
+            elif start is not None:
+                expect.append((start, i))
+                start = None
+        assert night_module.finite_runs(x) == expect
