@@ -94,10 +94,13 @@ class AccProcessor:
         n = raw.shape[1]
         if n == 0:
             return []
-        rows = np.empty((self._rows, n))  # x, y, z (, tremor power, tremor used); squares are summed per frame
-        rows[:3] = raw
+        # x, y, z (, tremor power, tremor used), a copy in float64; squares are summed per frame
         if self._rows == 5:
+            rows = np.empty((self._rows, n))
+            rows[:3] = raw
             self._tremor(start, rows[:3], rows[3], rows[4])
+        else:
+            rows = raw.astype(np.float64)
         block = self._cutter.push(start, rows)
         if block is None:
             return []

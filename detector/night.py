@@ -501,7 +501,8 @@ class NightDetector:
         fr = self._get(leg.emg, "frame_ratio", start - back - 1, start + 2)
         smooth = np.convolve(np.nan_to_num(fr, nan=0.0), np.ones(3) / 3.0, mode="same")[1:-2]  # frames back..0
         pre = self._get(leg.emg, "frame_ratio", start - 3 * back, start - back)
-        level = float(np.nanmedian(pre)) if np.isfinite(pre).any() else 1.0
+        pre = pre[np.isfinite(pre)]
+        level = float(np.median(pre)) if pre.size else 1.0
         top = float(np.nanmax(smooth[-3:])) if smooth.size else level
         low = np.flatnonzero(smooth <= level + 0.25 * max(top - level, 0.0))
         start -= back - (int(low[-1]) + 1 if low.size else 0)

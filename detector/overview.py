@@ -42,11 +42,14 @@ class MinuteTracks:
     def add(self, first: int, tracks: dict[str, npt.ArrayLike]) -> None:
         """Frames ``first ..`` with tracks "ms" (EMG mean square) or "motion" (g), "active"/"moving",
         "upright" (acc), "valid" and "missing". Frames arrive in order, without overlap."""
-        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in tracks.items()}
+        # 0/1 tracks stay boolean (as the stages give them), levels are float64
+        arrays = {
+            k: np.asarray(v, dtype=bool if np.asarray(v).dtype == bool else np.float64) for k, v in tracks.items()
+        }
         if first > self._next + self._pending_n():  # frames never given: missing
             self._extend(first - self._next - self._pending_n())
         for k, v in arrays.items():
-            self._pending[k] = np.concatenate((self._pending.get(k, np.empty(0)), v))
+            self._pending[k] = np.concatenate((self._pending[k], v)) if k in self._pending else v
         whole = self._pending_n() // self.fpm
         if whole:
             self._summarise(whole * self.fpm)
@@ -73,13 +76,13 @@ class MinuteTracks:
             names = ("motion", "moving", "upright", "valid", "missing")
         for k in names:
             fill = (
-                np.zeros(n_missing)
-                if k == "valid"
-                else np.ones(n_missing)
+                np.ones(n_missing)
                 if k == "missing"
+                else np.zeros(n_missing)
+                if k == "valid"
                 else np.full(n_missing, np.nan)
             )
-            self._pending[k] = np.concatenate((self._pending.get(k, np.empty(0)), fill))
+            self._pending[k] = np.concatenate((self._pending[k], fill)) if k in self._pending else fill
 
     def _summarise(self, n: int, partial: bool = False) -> None:
         m = self.fpm if not partial else n
@@ -88,7 +91,7 @@ class MinuteTracks:
         count = valid.sum(axis=1)
 
         def share(x: FloatArray) -> FloatArray:
-            return np.asarray(np.where(valid, x > 0.5, False).sum(axis=1) / count, dtype=np.float64)
+            return np.asarray((valid & (x > 0.5)).sum(axis=1) / count, dtype=np.float64)
 
         def mean(x: FloatArray) -> FloatArray:
             return np.asarray(np.where(valid, x, 0.0).sum(axis=1) / count, dtype=np.float64)
