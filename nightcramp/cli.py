@@ -188,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="speed and memory, as ratios against references measured in the same run")
     b.add_argument("--repeat", type=int, default=3, help="timed runs of each measure (best is kept)")
+    b.add_argument(
+        "--pairs", type=int, default=5, help="turns of our analysis and the scipy reference (best of each is kept)"
+    )
     b.add_argument("--json", type=Path, help="write the numbers here")
     b.set_defaults(func=cmd_bench)
     return p
@@ -780,7 +783,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if not 1 <= args.repeat <= 10:
         raise UserError(f"--repeat must be between 1 and 10, got {args.repeat}")
-    res = run_bench(repeat=args.repeat, log=lambda m: print(m, file=sys.stderr))
+    if not 1 <= args.pairs <= 20:
+        raise UserError(f"--pairs must be between 1 and 20, got {args.pairs}")
+    res = run_bench(repeat=args.repeat, pairs=args.pairs, log=lambda m: print(m, file=sys.stderr))
     print(format_bench(res))
     if args.json:
         write_private(args.json, json.dumps(res, indent=1) + "\n")

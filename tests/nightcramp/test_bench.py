@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nightcramp.bench import _streaming_share, reference_pipeline
+from nightcramp.bench import _streaming_share, _turn_ratios, reference_pipeline
 from nightcramp.evaluation import SUITE, run_case
 
 
@@ -80,3 +80,7 @@ def test_review_bench_measures_a_real_overview() -> None:
     res = run_review_bench(hours=0.5)
     assert res["pyramid_build_s"] > 0 and all(v > 0 for v in res["redraw_ms"].values())
     assert "min/max pyramid" in format_review(res)[0][0]
+
+
+def test_turn_by_turn_ratios_are_the_reference_over_ours() -> None:
+    assert _turn_ratios([(1.0, 10.0), (1.0, 12.0), (2.0, 18.0)]) == "9.0-12.0x, median 10.0x"

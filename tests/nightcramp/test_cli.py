@@ -119,7 +119,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "expect"),
-    [(["evaluate", "--scale", "9"], "--scale"), (["bench", "--repeat", "0"], "--repeat")],
+    [
+        (["evaluate", "--scale", "9"], "--scale"),
+        (["bench", "--repeat", "0"], "--repeat"),
+        (["bench", "--pairs", "0"], "--pairs"),
+    ],
 )
 def test_evaluate_and_bench_refuse_bad_options(args: list[str], expect: str) -> None:
     p = run(*args)
