@@ -112,8 +112,14 @@ def mask_to_runs(mask: npt.ArrayLike) -> npt.NDArray[np.intp]:
     m = np.asarray(mask, dtype=bool)
     if m.ndim != 1:
         raise ValueError(f"mask must be 1-D, got shape {m.shape}")
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], m, [False])).astype(np.int8)))
-    return edges.reshape(-1, 2).astype(np.intp)
+    if m.size == 0:
+        return np.zeros((0, 2), dtype=np.intp)
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1  # where the mask changes
+    if m[0]:
+        edges = np.concatenate(([0], edges))
+    if m[-1]:
+        edges = np.concatenate((edges, [m.size]))
+    return edges.reshape(-1, 2).astype(np.intp, copy=False)
 
 
 def runs_to_mask(runs: npt.ArrayLike, n: int) -> npt.NDArray[np.bool_]:

@@ -50,6 +50,15 @@ from detector.streaming import Run, RunTracker
 FloatArray = npt.NDArray[np.float64]
 
 
+def _median_last(x: FloatArray) -> FloatArray:
+    """``np.median(x, axis=-1)`` (the same floats) of an array without NaN that may be reordered in place."""
+    m = x.shape[-1]
+    lo, hi = (m - 1) // 2, m // 2
+    x.partition((lo, hi), axis=-1)
+    out: FloatArray = (x[..., lo] + x[..., hi]) / 2
+    return out
+
+
 @dataclass
 class SleepState:
     """What the epoch stage knows so far (frame numbers)."""
@@ -163,7 +172,7 @@ class SleepStage:
         upright = np.nan_to_num(upw).mean(axis=1) > 0.5
         # per EMG leg and epoch: the median level over rest, and the resting level at the epoch's end
         ep = tn[:, :, :cut].reshape(tn.shape[0], 2, n_ep, self.epoch_frames)
-        ratio = np.median(np.nan_to_num(ep[:, 0]), axis=2)
+        ratio = _median_last(np.nan_to_num(ep[:, 0]))
         base = ep[:, 1, :, -1]
         motion = turned | moved | upright
         if not self._has_tone:  # with EMG worn, muscle tone tells lying awake from sleep instead

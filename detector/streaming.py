@@ -272,13 +272,14 @@ class RunTracker:
         self._next = start + n
         if n == 0:
             return []
-        hi_mask = mask if hi is None else (hi & mask)
         brk = np.zeros(n, dtype=bool) if breaks is None else (breaks & ~mask)
         runs = mask_to_runs(mask)
         out: list[Run] = []
         if runs.shape[0]:
-            pos = np.where(hi_mask, np.arange(n), n + 1)
-            first_hi = np.minimum.reduceat(pos, runs[:, 0])
+            if hi is None:  # every frame of a run is high: its first frame
+                first_hi = runs[:, 0]
+            else:
+                first_hi = np.minimum.reduceat(np.where(hi & mask, np.arange(n), n + 1), runs[:, 0])
             cbreak = np.concatenate(([0], np.cumsum(brk)))
             for (a, b), h in zip(runs.tolist(), first_hi.tolist(), strict=True):
                 run = Run(start + a, start + b, start + h if h <= n else -1)

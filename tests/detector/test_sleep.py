@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from detector.params import EventParams
-from detector.sleep import SleepStage
+from detector.sleep import SleepStage, _median_last
 
 FH = 10  # frames per second
 
@@ -92,3 +93,10 @@ def test_without_emg_lying_still_awake_then_fidgeting_before_sleep_is_not_sleep_
     stage = acc_only(fidgets[fidgets < 1200.0].tolist(), 3600.0)  # ... to 20 min, then asleep
     assert stage.awakenings == []
     assert stage.state.onset is not None and 1150.0 <= stage.state.onset / FH <= 1260.0
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 300])
+def test_epoch_median_is_numpys(m: int) -> None:
+    x = np.random.default_rng(m).lognormal(0.0, 1.0, (2, 50, m))
+    x[0, 3, :] = 0.0
+    np.testing.assert_array_equal(_median_last(x.copy()), np.median(x, axis=-1))
