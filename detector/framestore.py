@@ -63,7 +63,9 @@ class FrameStore:
         if self._cap > 4096 and self._n < self._cap // 8:  # shrink after a long batch
             size = max(1024, 2 * self._n)
             for name, buf in self._bufs.items():
-                self._bufs[name] = buf[self._off : self._off + size].copy()
+                small = np.empty(size, dtype=buf.dtype)
+                small[: self._n] = buf[self._off : self._off + self._n]
+                self._bufs[name] = small
             self._cap, self._off = size, 0
 
     def get(self, name: str, a: int, b: int) -> npt.NDArray[np.float64]:

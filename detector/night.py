@@ -977,6 +977,10 @@ def analyze_streams(
             t.start()
         try:
             live = list(range(len(data)))
+            # fused a whole hour at a time (most of the fusion's cost is per batch, not per frame), and at the
+            # end by finish(); a piece ending at missing data does not start a batch of its own
+            hour = max(1, round(_OFFLINE_CHUNK_S * det.fh))
+            next_sync = hour
             while live:
                 for i in list(live):
                     piece = queues[i].get()
@@ -985,7 +989,11 @@ def analyze_streams(
                     elif isinstance(piece, BaseException):
                         raise piece
                     else:
-                        det._ingest(data[i][0], piece)
+                        det._ingest(data[i][0], piece, advance=False)
+                        done = min(store.next_frame for store in det._store.values())
+                        if done >= next_sync:
+                            det._advance()
+                            next_sync = (done // hour + 1) * hour
         finally:
             stop.set()
             for t in threads:

@@ -153,13 +153,10 @@ class SleepStage:
         with np.errstate(invalid="ignore"):
             gmean = np.where(cnt > 0, np.nansum(gw, axis=-1) / np.maximum(cnt, 1), np.nan)  # (legs, 3, ep)
         prev = np.concatenate((self._prev_grav[:, :, np.newaxis], gmean), axis=2)
-        # carry the last known orientation across missing epochs
-        for leg in range(self.n_legs):
-            for ax in range(3):
-                row = prev[leg, ax]
-                idx = np.where(np.isfinite(row), np.arange(row.size), 0)
-                np.maximum.accumulate(idx, out=idx)
-                prev[leg, ax] = row[idx]
+        # carry the last known orientation across missing epochs (every leg and axis at once)
+        idx = np.where(np.isfinite(prev), np.arange(prev.shape[2]), 0)
+        np.maximum.accumulate(idx, axis=2, out=idx)
+        prev = np.take_along_axis(prev, idx, axis=2)
         self._prev_grav = prev[:, :, -1]
         a, b = prev[:, :, :-1], gmean
         with np.errstate(invalid="ignore", divide="ignore"):

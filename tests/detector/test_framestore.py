@@ -74,3 +74,20 @@ def test_hour_batches_keeping_half_an_hour_read_back_exactly() -> None:
                 store.get(name, t - keep if h else 0, t + hour), oracle[name][max(0, t - keep) : t + hour]
             )
         store.trim_before(t + hour - keep)
+
+
+def test_shrinking_near_the_end_of_the_buffer_keeps_room_for_the_next_appends() -> None:
+    """A long batch, then a trim that keeps only its last frames (near the buffer's end), then more frames."""
+    store = FrameStore(NAMES)
+    total = 6_300
+    values = np.arange(total, dtype=np.float64)
+
+    def tracks(a: int, b: int) -> dict[str, np.ndarray]:
+        return {"flag": values[a:b] % 2 == 0, "level": values[a:b], "reason": (values[a:b] % 5).astype(np.int8)}
+
+    store.append(0, tracks(0, 3_000))
+    store.append(3_000, tracks(3_000, 5_900))
+    store.trim_before(5_800)  # 100 frames kept at the end of a 6,000-frame buffer: it shrinks
+    store.append(5_900, tracks(5_900, 6_300))
+    np.testing.assert_array_equal(store.get("level", 5_800, 6_300), values[5_800:6_300])
+    np.testing.assert_array_equal(store.mask("flag", 5_800, 6_300), values[5_800:6_300] % 2 == 0)
