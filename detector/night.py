@@ -935,7 +935,7 @@ def analyze_streams(
         # Bounded memory; any chunking gives the same frames. Pieces end on whole multiples of the step
         # (whole frames), so no partial frame is carried into the next piece and copied with it, and at
         # missing samples (a jump in the sample number is a gap). Each step is searched for missing samples
-        # just before its stage reads it, while it is still in the cache.
+        # just before its stage reads it.
         for h in range(0, arr.shape[1], step):
             part = arr[:, h : h + step]
             for a, b in finite_runs(part):
@@ -977,7 +977,7 @@ def analyze_streams(
             t.start()
         try:
             live = list(range(len(data)))
-            # fused a whole hour at a time (most of the fusion's cost is per batch, not per frame), and at the
+            # fused a whole hour at a time (much of the fusion's cost is per batch, not per frame), and at the
             # end by finish(); a piece ending at missing data does not start a batch of its own
             hour = max(1, round(_OFFLINE_CHUNK_S * det.fh))
             next_sync = hour
