@@ -107,8 +107,7 @@ class RestingLevel:
                 return
             for busy in self._busy:
                 self._remember(busy)
-        if self._busy:
-            self._busy = []
+        self._busy = []
         self._remember(level)
         ordered = self._sorted
         self._level = ordered[min(len(ordered) - 1, int(self._quantile / 100.0 * len(ordered)))]

@@ -7,6 +7,8 @@ The detector trims frames it no longer needs, so memory stays bounded over a nig
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -72,18 +74,7 @@ class FrameStore:
         """Track ``name`` over frames ``[a, b)``; NaN where frames are not (or no longer) stored."""
         if name not in self.names:
             raise KeyError(name)
-        lo, hi = max(a, self._first), min(b, self._first + self._n)
-        out: npt.NDArray[np.float64]
-        if not self._bufs:
-            return np.full(max(b - a, 0), np.nan)
-        row = self._bufs[name]
-        if lo == a and hi == b:
-            out = row[self._off + a - self._first : self._off + b - self._first].astype(np.float64)
-            return out
-        out = np.full(max(b - a, 0), np.nan)
-        if hi > lo:
-            out[lo - a : hi - a] = row[self._off + lo - self._first : self._off + hi - self._first]
-        return out
+        return self._read(name, a, b, np.float64, np.nan)
 
     def mask(self, name: str, a: int, b: int) -> npt.NDArray[np.bool_]:
         """Where track ``name`` is above 0.5 over frames ``[a, b)`` (a 0/1 track's ones; False where frames
@@ -91,10 +82,17 @@ class FrameStore:
         row = self._bufs.get(name)
         if row is None or row.dtype != np.bool_:
             return np.asarray(self.get(name, a, b) > 0.5)
+        return self._read(name, a, b, np.bool_, False)
+
+    def _read(self, name: str, a: int, b: int, dtype: type, missing: float | bool) -> npt.NDArray[Any]:
+        """Track ``name`` over frames ``[a, b)`` as a new array of ``dtype``, ``missing`` where not stored."""
         lo, hi = max(a, self._first), min(b, self._first + self._n)
+        if not self._bufs:
+            return np.full(max(b - a, 0), missing, dtype=dtype)
+        row = self._bufs[name]
         if lo == a and hi == b:
-            return np.array(row[self._off + a - self._first : self._off + b - self._first], dtype=bool)
-        out = np.zeros(max(b - a, 0), dtype=bool)
+            return np.array(row[self._off + a - self._first : self._off + b - self._first], dtype=dtype)
+        out: npt.NDArray[Any] = np.full(max(b - a, 0), missing, dtype=dtype)
         if hi > lo:
             out[lo - a : hi - a] = row[self._off + lo - self._first : self._off + hi - self._first]
         return out

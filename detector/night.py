@@ -334,8 +334,12 @@ class NightDetector:
                 )
         return self._advance() if advance else []
 
+    def _frames_in(self) -> int:
+        """Frames that every stream has delivered."""
+        return min(s.next_frame for s in self._store.values())
+
     def _advance(self, final: bool = False, end: int | None = None) -> list[Event]:
-        wm = min(s.next_frame for s in self._store.values())
+        wm = self._frames_in()
         if end is not None:  # samples past the recording's last whole frame are not analysed
             wm = min(wm, max(end, self._done))
         if not final and wm - self._done < self._sync_every:
@@ -990,7 +994,7 @@ def analyze_streams(
                         raise piece
                     else:
                         det._ingest(data[i][0], piece, advance=False)
-                        done = min(store.next_frame for store in det._store.values())
+                        done = det._frames_in()
                         if done >= next_sync:
                             det._advance()
                             next_sync = (done // hour + 1) * hour

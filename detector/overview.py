@@ -43,9 +43,8 @@ class MinuteTracks:
         """Frames ``first ..`` with tracks "ms" (EMG mean square) or "motion" (g), "active"/"moving",
         "upright" (acc), "valid" and "missing". Frames arrive in order, without overlap."""
         # 0/1 tracks stay boolean (as the stages give them), levels are float64
-        arrays = {
-            k: np.asarray(v, dtype=bool if np.asarray(v).dtype == bool else np.float64) for k, v in tracks.items()
-        }
+        arrays = {k: np.asarray(v) for k, v in tracks.items()}
+        arrays = {k: v if v.dtype == bool else v.astype(np.float64, copy=False) for k, v in arrays.items()}
         if first > self._next + self._pending_n():  # frames never given: missing
             self._extend(first - self._next - self._pending_n())
         for k, v in arrays.items():
