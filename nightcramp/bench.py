@@ -111,6 +111,8 @@ except OSError:
     pass
 import numpy as np
 from detector.night import analyze_arrays
+from nightcramp.allocator import keep_freed_memory
+keep_freed_memory()  # as in the cramp command
 d = sys.argv[1]
 emg = {leg: np.load(f"{d}/emg_{leg}.npy") for leg in ("left", "right")}
 acc = {leg: np.load(f"{d}/acc_{leg}.npy") for leg in ("left", "right")}

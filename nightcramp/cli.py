@@ -32,6 +32,7 @@ from firmware_bridge.journal import MAGIC, Journal, JournalWriter, read_journal
 from firmware_bridge.profiles import PROFILES
 from firmware_bridge.sources import ReplaySource
 from nightcramp import __version__, bands
+from nightcramp.allocator import keep_freed_memory
 from nightcramp.nightjson import iso_time, night_json, write_night_json, write_private
 from nightcramp.progress import Progress
 from nightcramp.report import write_report
@@ -58,6 +59,7 @@ class UserError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # the analysis' temporaries reuse freed memory (nightcramp.allocator)
     logging.basicConfig(level=logging.WARNING, format="cramp: %(message)s")
     logging.getLogger("bleak").setLevel(logging.ERROR)  # its notes (e.g. on the BlueZ version) are not for users
     if not hasattr(args, "func"):
