@@ -44,7 +44,7 @@ from detector.overview import MinuteTracks, overview_json
 from detector.params import DetectorParams
 from detector.plm import PlmChain
 from detector.sleep import SleepStage, out_of_bed_tracker
-from detector.streaming import CausalWindow, Run, RunTracker, first_sample_of_frame, rational_rate
+from detector.streaming import CausalWindow, Run, RunTracker, first_sample_of_frame, median_last, rational_rate
 from detector.summary import SleepInfo
 
 FloatArray = npt.NDArray[np.float64]
@@ -172,6 +172,7 @@ class NightDetector:
         self._ends: dict[str, int] = {}
         self._valid_frames = dict.fromkeys(self.streams, 0)
         self.events: list[Event] = []
+        self._reported_cramps: list[Event] = []  # the cramps among ``events``
         self.notices: list[Notice] = []
         self._minutes = {s.name: MinuteTracks(s.kind, round(60 * self.fh)) for s in streams}  # the overview
 
@@ -352,6 +353,7 @@ class NightDetector:
                 store.trim_before(wm - self._keep)
         new += self._release(final)
         self.events.extend(new)
+        self._reported_cramps += [e for e in new if e.kind == "cramp"]
         return new
 
     # -- frame-synchronous stage -----------------------------------------------------------------
@@ -506,7 +508,7 @@ class NightDetector:
         smooth = np.convolve(np.nan_to_num(fr, nan=0.0), np.ones(3) / 3.0, mode="same")[1:-2]  # frames back..0
         pre = self._get(leg.emg, "frame_ratio", start - 3 * back, start - back)
         pre = pre[np.isfinite(pre)]
-        level = float(np.median(pre)) if pre.size else 1.0
+        level = float(median_last(pre)) if pre.size else 1.0
         top = float(np.nanmax(smooth[-3:])) if smooth.size else level
         low = np.flatnonzero(smooth <= level + 0.25 * max(top - level, 0.0))
         start -= back - (int(low[-1]) + 1 if low.size else 0)
@@ -667,7 +669,7 @@ class NightDetector:
                 strong = self._get(leg.acc, "tremor_ratio", a, b) >= self.params.events.acc_cramp_off_ratio
             else:
                 continue
-            share = leg.sustained.mean(strong[np.newaxis].astype(np.float64))[0]
+            share = leg.sustained.mean(strong[np.newaxis])[0]
             contracting = np.maximum(contracting, share >= self.params.events.sustained_contraction_fraction)
         tone = [
             np.stack((self._get(leg.emg, "frame_ratio", a, b), self._get(leg.emg, "baseline", a, b)))
@@ -776,8 +778,7 @@ class NightDetector:
 
     def _in_cramp(self, r: Run, margin_s: float = 5.0) -> bool:
         t0, t1 = r.start / self.fh, r.stop / self.fh
-        cramps = [c for c in self.events if c.kind == "cramp"] + self._cramps
-        return any(c.start_s < t1 and t0 < c.end_s + margin_s for c in cramps)
+        return any(c.start_s < t1 and t0 < c.end_s + margin_s for c in (*self._reported_cramps, *self._cramps))
 
     def _lm_ok(self, leg: _Leg, r: Run) -> bool:
         return not (leg.acc and self._store[leg.acc].fraction("upright", r.start, r.stop) > 0.5)

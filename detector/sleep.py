@@ -45,18 +45,9 @@ import numpy.typing as npt
 
 from detector.events import mask_to_runs
 from detector.params import EventParams
-from detector.streaming import Run, RunTracker
+from detector.streaming import Run, RunTracker, median_last
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _median_last(x: FloatArray) -> FloatArray:
-    """``np.median(x, axis=-1)`` (the same floats) of an array without NaN that may be reordered in place."""
-    m = x.shape[-1]
-    lo, hi = (m - 1) // 2, m // 2
-    x.partition((lo, hi), axis=-1)
-    out: FloatArray = (x[..., lo] + x[..., hi]) / 2
-    return out
 
 
 @dataclass
@@ -169,7 +160,7 @@ class SleepStage:
         upright = np.nan_to_num(upw).mean(axis=1) > 0.5
         # per EMG leg and epoch: the median level over rest, and the resting level at the epoch's end
         ep = tn[:, :, :cut].reshape(tn.shape[0], 2, n_ep, self.epoch_frames)
-        ratio = _median_last(np.nan_to_num(ep[:, 0]))
+        ratio = median_last(np.nan_to_num(ep[:, 0]))
         base = ep[:, 1, :, -1]
         motion = turned | moved | upright
         if not self._has_tone:  # with EMG worn, muscle tone tells lying awake from sleep instead

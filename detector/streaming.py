@@ -152,6 +152,15 @@ def frame_sums(data: npt.NDArray[np.floating], length: int, starts: IntArray, *,
     return out
 
 
+def median_last(x: FloatArray) -> FloatArray:
+    """``np.median(x, axis=-1)`` (the same floats) of an array without NaN that may be reordered in place."""
+    m = x.shape[-1]
+    lo, hi = (m - 1) // 2, m // 2
+    x.partition((lo, hi), axis=-1)
+    out: FloatArray = (x[..., lo] + x[..., hi]) / 2
+    return out
+
+
 def window_sums(full: FloatArray, width: int) -> FloatArray:
     """Sums of ``width`` consecutive values along the last axis: ``out[..., i] = full[..., i : i + width].sum()``,
     for the ``full.shape[-1] - width + 1`` complete windows.
@@ -199,10 +208,11 @@ class CausalWindow:
         self._totals: FloatArray = np.zeros((n_rows, width if wide else 0))
         self._counts: FloatArray = np.zeros((n_rows, width if wide else 0))
 
-    def mean(self, x: FloatArray) -> FloatArray:
-        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN)."""
+    def mean(self, x: FloatArray | BoolArray) -> FloatArray:
+        """Causal mean over the window, ignoring NaN (NaN when the whole window is NaN); boolean frames count
+        as 0 and 1."""
         count: FloatArray | None
-        total, count = self._running(x) if self.width > self._WIDE else self._shifted(x)
+        total, count = self._running(x) if self.width > self._WIDE else self._shifted(np.asarray(x, dtype=np.float64))
         if count is None:  # every window full: divided in place, the same floats as below
             return np.divide(total, float(self.width), out=total)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -224,17 +234,21 @@ class CausalWindow:
         np.cumsum(ok, axis=1, out=run[:, 1:])
         return total, run[:, self.width : self.width + n] - run[:, 0:n]
 
-    def _running(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _running(self, x: FloatArray | BoolArray) -> tuple[FloatArray, FloatArray]:
         """Window sums as differences of running totals, each a sequential sum continued from the carried
-        one (counts are exact integers)."""
-        ok = np.isfinite(x)
-        w = self.width
-        tot = np.cumsum(np.concatenate((self._totals[:, -1:], np.where(ok, x, 0.0)), axis=1), axis=1)[:, 1:]
-        cnt = np.cumsum(np.concatenate((self._counts[:, -1:], ok.astype(np.float64)), axis=1), axis=1)[:, 1:]
+        one (counts are exact integers). Boolean frames are counted in integers: their running totals are
+        exact integers either way, so the floats are the same."""
+        w, n = self.width, x.shape[1]
+        if x.dtype == np.bool_:
+            tot = np.cumsum(x, axis=1, dtype=np.int64) + self._totals[:, -1:]
+            cnt = np.arange(1.0, n + 1.0) + self._counts[:, -1:]
+        else:
+            ok = np.isfinite(x)
+            tot = np.cumsum(np.concatenate((self._totals[:, -1:], np.where(ok, x, 0.0)), axis=1), axis=1)[:, 1:]
+            cnt = np.cumsum(np.concatenate((self._counts[:, -1:], ok.astype(np.float64)), axis=1), axis=1)[:, 1:]
         full_t = np.concatenate((self._totals, tot), axis=1)
         full_c = np.concatenate((self._counts, cnt), axis=1)
         self._totals, self._counts = full_t[:, -w:].copy(), full_c[:, -w:].copy()
-        n = x.shape[1]
         return tot - full_t[:, :n], cnt - full_c[:, :n]
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from detector.params import EventParams
-from detector.sleep import SleepStage, _median_last
+from detector.sleep import SleepStage
+from detector.streaming import median_last
 
 FH = 10  # frames per second
 
@@ -99,4 +100,4 @@ def test_without_emg_lying_still_awake_then_fidgeting_before_sleep_is_not_sleep_
 def test_epoch_median_is_numpys(m: int) -> None:
     x = np.random.default_rng(m).lognormal(0.0, 1.0, (2, 50, m))
     x[0, 3, :] = 0.0
-    np.testing.assert_array_equal(_median_last(x.copy()), np.median(x, axis=-1))
+    np.testing.assert_array_equal(median_last(x.copy()), np.median(x, axis=-1))

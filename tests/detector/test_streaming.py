@@ -163,6 +163,18 @@ def test_causal_window_is_bit_identical_for_any_chunking(w: int) -> None:
     assert CausalWindow(w).mean(mask.astype(np.float64))[0].tolist() == exact
 
 
+@pytest.mark.parametrize("w", [3, 24, 25, 100])
+def test_causal_window_of_booleans_equals_it_of_zeros_and_ones_in_any_chunking(w: int) -> None:
+    rng = np.random.default_rng(w)
+    mask = rng.random((2, 3000)) < 0.3
+    whole = CausalWindow(w, n_rows=2).mean(mask.astype(np.float64))
+    for _ in range(3):
+        cw = CausalWindow(w, n_rows=2)
+        cuts = np.sort(rng.integers(0, 3000, size=20))
+        got = np.concatenate([cw.mean(mask[:, c]) for c in np.split(np.arange(3000), cuts)], axis=1)
+        np.testing.assert_array_equal(got, whole)
+
+
 def run_tracker_oracle(mask: np.ndarray, hi: np.ndarray, brk: np.ndarray, gap: int) -> list[tuple[int, int, int]]:
     runs = mask_to_runs(mask).tolist()
     out: list[list[int]] = []
