@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from detector.accel import AccFrames, AccProcessor
 from detector.emg import CLIPPING, GAP, LEAD_OFF, MAINS, REASONS, EmgFrames, EmgProcessor
-from detector.events import Event, sort_events
+from detector.events import Event, mask_to_runs, sort_events
 from detector.framestore import FrameStore
 from detector.overview import MinuteTracks, overview_json
 from detector.params import DetectorParams
@@ -457,9 +457,7 @@ class NightDetector:
 
     def _plausible(self, leg: _Leg, start: int, stop: int) -> bool:
         """The cheap checks of :meth:`_classify_cramp` on a contraction still going on."""
-        ev = self.params.events
-        others = [o.emg for o in self._legs.values() if o is not leg and o.emg is not None]
-        if any(self._store[o].fraction("active", start, stop) > ev.cramp_max_other_leg_fraction for o in others):
+        if self._other_leg_busy(leg, start, stop):
             return False
         if leg.acc is None:
             return True
@@ -511,13 +509,81 @@ class NightDetector:
         level = float(median_last(pre)) if pre.size else 1.0
         top = float(np.nanmax(smooth[-3:])) if smooth.size else level
         low = np.flatnonzero(smooth <= level + 0.25 * max(top - level, 0.0))
+        onset = start
         start -= back - (int(low[-1]) + 1 if low.size else 0)
+        stop, end_ratio = self._end(leg, onset, stop)
         ahead = self._f(ev.cramp_stretch_s)
         tail_valid = self._mask(leg.emg, "valid", stop, stop + ahead)
-        tail_strong = self._get(leg.emg, "ratio", stop, stop + ahead) >= ev.cramp_off_ratio
+        tail_strong = self._get(leg.emg, "ratio", stop, stop + ahead) >= end_ratio
         done = np.flatnonzero(tail_valid & ~tail_strong)
         stop += int(done[0]) if done.size else ahead
         return start, stop
+
+    def _end(self, leg: _Leg, onset: int, stop: int) -> tuple[int, float]:
+        """Where the contraction from ``onset`` (its slow envelope's crossing of ``cramp_on_ratio``) to ``stop``
+        ends, and the ratio it fell below.
+
+        A cramp ends abruptly when the muscle is stretched, but the wake that follows can keep the calf's
+        tone raised for minutes, above ``cramp_off_ratio``. So the contraction is over where its slow
+        envelope falls below ``cramp_end_fraction`` of the way from rest to the level it held in its first
+        ``cramp_min_s`` (its median there), or below ``cramp_off_ratio`` if that is higher, for longer than
+        ``cramp_merge_gap_s``."""
+        assert leg.emg is not None
+        ev = self.params.events
+        if stop - onset <= self._f(ev.cramp_min_s):
+            return stop, ev.cramp_off_ratio
+        relief = self._relief(leg, onset, stop)
+        if relief is not None:  # the EMG of standing and walking after it is voluntary
+            stop = min(stop, relief + self._f(ev.cramp_stretch_s))
+        ratio = self._get(leg.emg, "slow_ratio", onset, stop)
+        first = ratio[: self._f(ev.cramp_min_s)]
+        first = first[np.isfinite(first)]
+        level = float(median_last(first)) if first.size else ev.cramp_on_ratio
+        end_ratio = max(ev.cramp_off_ratio, 1.0 + ev.cramp_end_fraction * (level - 1.0))
+        above = np.flatnonzero(self._mask(leg.emg, "valid", onset, stop) & (ratio >= end_ratio))
+        if above.size == 0:
+            return stop, end_ratio
+        gaps = np.flatnonzero(np.diff(above) > self._f(ev.cramp_merge_gap_s) + 1)
+        last = above[gaps[0]] if gaps.size else above[-1]
+        return onset + int(last) + 1, end_ratio
+
+    def _relief(self, leg: _Leg, a: int, b: int) -> int | None:
+        """The first frame in ``a .. b`` of ``cramp_relief_s`` of gross movement or standing of the leg (without
+        an accelerometer, of limb motion in the EMG), if any."""
+        if leg.acc:
+            acc = self._store[leg.acc]
+            moving = acc.mask("gross", a, b) | acc.mask("upright", a, b)
+        else:
+            moving = self._moving(leg, a, b)
+        runs = mask_to_runs(moving)
+        long = runs[runs[:, 1] - runs[:, 0] >= self._f(self.params.events.cramp_relief_s)]
+        return a + int(long[0, 0]) if long.shape[0] else None
+
+    def _other_leg_busy(self, leg: _Leg, start: int, stop: int) -> bool:
+        """Whether another leg takes part (a bilateral movement, standing or walking): it bursts, contracts at a
+        cramp's level or moves during more than ``cramp_max_other_leg_fraction`` of the frames where this leg
+        bursts (all frames if it never does), over the whole contraction or its first
+        ``cramp_bilateral_window_s``, when a cramp has only the one leg (later the sleeper is awake and may
+        move the other leg too). The raised tone of wake on the other leg is not a contraction."""
+        assert leg.emg is not None
+        ev = self.params.events
+        if stop <= start:
+            return False
+        early = min(stop, start + self._f(ev.cramp_bilateral_window_s)) - start
+        own = self._mask(leg.emg, "high", start, stop)  # judged where this leg bursts, if it does
+        for other in self._legs.values():
+            if other is leg or other.emg is None:
+                continue
+            busy = (
+                self._mask(other.emg, "high", start, stop)
+                | (self._get(other.emg, "slow_ratio", start, stop) >= ev.cramp_on_ratio)
+                | self._moving(other, start, stop)
+            )
+            for part, mine in ((busy[:early], own[:early]), (busy, own)):
+                share = part[mine].mean() if mine.any() else part.mean()
+                if share > ev.cramp_max_other_leg_fraction:
+                    return True
+        return False
 
     def _classify_cramp(self, leg: _Leg, start: int, stop: int) -> Event | None:
         assert leg.emg is not None
@@ -537,13 +603,8 @@ class NightDetector:
         excess = store.get("envelope", start, stop) - store.get("baseline", start, stop)
         if not np.isfinite(excess).any() or float(np.nanmedian(excess)) < ev.cramp_min_excess_uv:
             return None  # a few µV over an amplifier's noise floor is not a strong contraction
-        for other in self._legs.values():
-            if other is leg or other.emg is None:
-                continue
-            o_strong, o_moving = self._strong(other, start, stop)
-            busy = self._mask(other.emg, "active", start, stop) | o_strong | o_moving
-            if busy.mean() > ev.cramp_max_other_leg_fraction:
-                return None
+        if self._other_leg_busy(leg, start, stop):
+            return None
         evidence = ["emg"]
         if leg.acc:
             if self._store[leg.acc].fraction("upright", start, stop) > 0.5:

@@ -69,13 +69,18 @@ class EventParams:
     cramp_min_median_ratio: float = 2.0  #: a cramp's median slow envelope is at least this many times rest
     cramp_min_excess_uv: float = 2.0  #: ... and its median envelope at least this many µV above rest (strong)
     cramp_merge_gap_s: float = 6.0  #: contraction dips up to this long are bridged (waxing and waning)
+    cramp_end_fraction: float = 0.4  #: a cramp ends once its slow envelope falls below this share of the way
+    #: from rest to its level in its first ``cramp_min_s`` (and below ``cramp_off_ratio``), for longer than
+    #: ``cramp_merge_gap_s``: a stretch ends it abruptly, and the raised tone of the wake after it is not cramp
     acc_cramp_merge_gap_s: float = 3.0  #: accelerometer only: tremor dips up to this long are bridged
     cramp_min_active_fraction: float = 0.7  #: share of a candidate above ``cramp_off_ratio``
     cramp_max_motion_fraction: float = 0.3  #: candidates moving more than this are voluntary / tossing
     cramp_onset_lookback_s: float = 3.0  #: the onset may move back this far to where the fast envelope rose
     cramp_stretch_s: float = 3.0  #: unusable frames this long right after a cramp are its final stretch
     cramp_end_grace_s: float = 8.0  #: the stretch that ends a cramp (at most half of it) may move the leg
-    cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral
+    cramp_max_other_leg_fraction: float = 0.5  #: candidates mirrored on the other leg are bilateral, over all ...
+    cramp_bilateral_window_s: float = 5.0  #: ... of them or their first seconds, when a cramp has only the one leg
+    cramp_relief_s: float = 2.0  #: gross movement or standing this long ends a cramp (stretching relieves it)
     cramp_max_invalid_fraction: float = 0.2  #: candidates over unusable signal are rejected
     acc_cramp_on_ratio: float = 1.3  #: accelerometer only: tremor RMS / resting level that starts a contraction
     acc_cramp_off_ratio: float = 1.15  #: ... which lasts while the tremor stays above this ratio, limb still
